@@ -992,6 +992,20 @@ pub fn names<B>(table: &'static [Keyword<B>]) -> impl Iterator<Item = &'static s
     table.iter().map(|k| k.name)
 }
 
+/// Which part of the file a keyword belongs to, if any: for "belongs in a server
+/// block" messages and to tell a misplaced keyword from an unknown word.
+pub fn home_of(name: &str) -> Option<&'static str> {
+    if names(GLOBAL).any(|n| n == name) {
+        Some("the global section")
+    } else if names(VIRTUAL).any(|n| n == name) {
+        Some("a virtual block")
+    } else if names(SERVER).any(|n| n == name) {
+        Some("a server block")
+    } else {
+        None
+    }
+}
+
 /// The closest candidate to a misspelt keyword, if one is close enough to be meant.
 pub fn suggest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(1);

@@ -90,6 +90,9 @@ struct Parser<'r> {
     diagnostics: Vec<Diagnostic>,
     saw_setting: bool,
     awaiting_brace: bool,
+    /// Depth inside a block of unknown syntax (keepalived's `global_defs {`), skipped
+    /// after one error instead of one error per line.
+    skipping: usize,
 }
 
 /// Parses lvs.cf bytes. Host names are resolved through `resolver`, once.
@@ -106,6 +109,7 @@ pub fn parse(bytes: &[u8], resolver: &dyn Resolver) -> Parsed {
         diagnostics: Vec::new(),
         saw_setting: false,
         awaiting_brace: false,
+        skipping: 0,
     };
     for (index, raw) in split_lines(bytes).into_iter().enumerate() {
         parser.line(index + 1, raw);
@@ -165,6 +169,10 @@ impl Parser<'_> {
                 return self.push_item(Item::Line(line));
             }
         };
+        if self.skipping > 0 {
+            self.skip_unknown_block(&tokens);
+            return self.push_item(Item::Line(line));
+        }
         match tokens[0].text.as_str() {
             "}" => self.close_block(number, line, &tokens),
             "{" if awaiting_brace && tokens.len() == 1 => self.push_item(Item::Line(line)),
@@ -362,7 +370,35 @@ impl Parser<'_> {
         }
     }
 
+    fn skip_unknown_block(&mut self, tokens: &[Token]) {
+        if tokens[0].text == "}" {
+            self.skipping -= 1;
+        } else if tokens.last().is_some_and(|t| t.text == "{") {
+            self.skipping += 1;
+        }
+    }
+
+    /// An unknown word opening a `{` block: one error for the whole block.
+    fn unknown_block(&mut self, number: usize, tokens: &[Token]) -> bool {
+        let name = tokens[0].text.as_str();
+        let known = keywords::home_of(name).is_some();
+        if known || tokens.len() < 2 || tokens.last().is_none_or(|t| t.text != "{") {
+            return false;
+        }
+        self.skipping = 1;
+        self.error(
+            number,
+            tokens[0].column,
+            Some(name),
+            format!("unknown command: '{name} {{' is not an lvs.cf block (only virtual, failover and server are); is this keepalived.conf syntax? The block is skipped"),
+        );
+        true
+    }
+
     fn directive(&mut self, number: usize, mut line: Line, text: &str, tokens: &[Token]) {
+        if self.unknown_block(number, tokens) {
+            return self.push_item(Item::Line(line));
+        }
         let mut found = Vec::new();
         let range = match self.stack.last_mut() {
             None => apply(
@@ -623,21 +659,7 @@ fn describe_arity(arity: Arity) -> &'static str {
 }
 
 fn unknown_keyword<B>(name: &str, table: &'static [Keyword<B>], scope: Scope) -> String {
-    let elsewhere = [
-        (
-            keywords::names(keywords::GLOBAL).any(|n| n == name),
-            "the global section",
-        ),
-        (
-            keywords::names(keywords::VIRTUAL).any(|n| n == name),
-            "a virtual block",
-        ),
-        (
-            keywords::names(keywords::SERVER).any(|n| n == name),
-            "a server block",
-        ),
-    ];
-    if let Some((_, place)) = elsewhere.iter().find(|(known, _)| *known) {
+    if let Some(place) = keywords::home_of(name) {
         return format!(
             "unknown command: '{name}' belongs in {place}, not in {} (is a '}}' missing or extra?)",
             scope.describe()
@@ -663,6 +685,17 @@ mod tests {
     fn the_document_gives_back_every_byte() {
         let text = "# c\r\nprimary = 192.0.2.1\r\n\r\nvirtual web {\n\tactive = 1\n  server a {\n address = 198.51.100.1\n }\n} trailing\n";
         assert_eq!(parsed(text).document.to_bytes(), text.as_bytes());
+    }
+
+    #[test]
+    fn unknown_blocks_are_one_error() {
+        let p = parsed("global_defs {\n router_id x\n nested {\n }\n}\nprimary = 192.0.2.1\n");
+        let errors: Vec<_> = p.diagnostics.iter().filter(|d| d.is_error()).collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(
+            p.config.global.primary,
+            Some("192.0.2.1".parse().expect("ip"))
+        );
     }
 
     #[test]
