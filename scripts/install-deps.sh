@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages shoal's build and tests need, idempotently: nothing is
+# fetched when everything is already there.
+set -euo pipefail
+
+packages=(
+    netbase    # /etc/services: lvs.cf ports may be service names ("port = http")
+    util-linux # mount/umount: the atomic-write tests use small tmpfs mounts
+)
+
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+        || missing+=("$package")
+done
+
+if ((${#missing[@]})); then
+    echo "installing: ${missing[*]}"
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}"
+fi
+
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
