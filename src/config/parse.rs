@@ -69,7 +69,7 @@ impl Parsed {
 }
 
 enum Body {
-    Virtual(VirtualServer),
+    Virtual(Box<VirtualServer>),
     Server(RealServer),
 }
 
@@ -241,7 +241,7 @@ impl Parser<'_> {
         let orphan = self.check_nesting(kind, number, tokens[0].column);
         let body = match kind {
             BlockKind::Server => Body::Server(RealServer::new(name.clone())),
-            _ => Body::Virtual(VirtualServer::new(name.clone())),
+            _ => Body::Virtual(Box::new(VirtualServer::new(name.clone()))),
         };
         self.stack.push(OpenBlock {
             block: Block {
@@ -358,10 +358,10 @@ impl Parser<'_> {
             }
             (Body::Virtual(virtual_server), _) => {
                 if kind == BlockKind::Failover {
-                    self.config.failover_services.push(virtual_server);
+                    self.config.failover_services.push(*virtual_server);
                     self.spans.failover_services.push(span);
                 } else {
-                    self.config.virtual_servers.push(virtual_server);
+                    self.config.virtual_servers.push(*virtual_server);
                     self.spans.virtual_servers.push(span);
                 }
                 self.items.push(Item::Block(block));

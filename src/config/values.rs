@@ -357,12 +357,12 @@ pub fn write_display<T: std::fmt::Display>(value: &T) -> Vec<String> {
 }
 
 /// Writes plain text, quoted only when it needs to be.
-pub fn write_text(value: &String) -> Vec<String> {
+pub fn write_text(value: &str) -> Vec<String> {
     vec![plain_token(value).unwrap_or_else(|| format!("\"{value}\""))]
 }
 
 /// Writes `send`/`expect` text, always quoted, with escapes.
-pub fn write_probe_text(value: &String) -> Vec<String> {
+pub fn write_probe_text(value: &str) -> Vec<String> {
     vec![escape_quoted(value)]
 }
 
@@ -379,24 +379,24 @@ pub fn write_choice<E: KeywordValue>(value: &E) -> Vec<String> {
 }
 
 /// Writes several words of a closed set.
-pub fn write_choices<E: KeywordValue>(values: &Vec<E>) -> Vec<String> {
+pub fn write_choices<E: KeywordValue>(values: &[E]) -> Vec<String> {
     values.iter().map(|v| v.as_str().to_string()).collect()
 }
 
 /// Writes a load monitor.
 pub fn write_load_monitor(value: &LoadMonitor) -> Vec<String> {
-    write_text(&value.as_str().to_string())
+    write_text(value.as_str())
 }
 
 /// Writes HTTP status ranges.
-pub fn write_status_ranges(values: &Vec<StatusRange>) -> Vec<String> {
+pub fn write_status_ranges(values: &[StatusRange]) -> Vec<String> {
     values.iter().map(|r| r.to_string()).collect()
 }
 
 /// Writes a bracketed list.
-pub fn write_bracket_list(values: &Vec<String>) -> Vec<String> {
+pub fn write_bracket_list(values: &[String]) -> Vec<String> {
     let mut tokens = vec!["[".to_string()];
-    tokens.extend(values.iter().flat_map(write_text));
+    tokens.extend(values.iter().flat_map(|value| write_text(value)));
     tokens.push("]".to_string());
     tokens
 }
