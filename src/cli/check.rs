@@ -27,7 +27,11 @@ struct Report<'a> {
 /// Checks the file and prints the findings and a one-line summary.
 pub fn run(args: &CheckArgs) -> ExitCode {
     let shown = args.file.display().to_string();
-    let loaded = match config::load_file(&args.file, &SystemResolver::new(), &KernelFeatures::detect()) {
+    let loaded = match config::load_file(
+        &args.file,
+        &SystemResolver::new(),
+        &KernelFeatures::detect(),
+    ) {
         Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("shoal: cannot read {shown}: {e}");

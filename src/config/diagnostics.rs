@@ -93,7 +93,9 @@ impl Diagnostic {
     }
 }
 
-/// Errors first, then in file order, so the worst problem is read first.
+/// In file order (line, then column), so a reader can walk the file top to bottom;
+/// a finding about the file as a whole (line 0) comes first when it is an error and
+/// last when it is a warning.
 pub fn sort(diagnostics: &mut [Diagnostic]) {
     diagnostics.sort_by_key(|d| (d.line == 0 && !d.is_error(), d.line, d.column));
 }

@@ -34,7 +34,7 @@ pub struct Loaded {
     pub document: document::Document,
     /// Where each value was set.
     pub spans: parse::Spans,
-    /// Parse and validation findings, errors first.
+    /// Parse and validation findings, in file order (see [`diagnostics::sort`]).
     pub diagnostics: Vec<Diagnostic>,
     /// The bytes it was read from, to detect concurrent edits before a write.
     pub source: Vec<u8>,

@@ -93,6 +93,9 @@ struct Parser<'r> {
     /// Depth inside a block of unknown syntax (keepalived's `global_defs {`), skipped
     /// after one error instead of one error per line.
     skipping: usize,
+    /// Blocks closed early because another block was opened inside them: as many
+    /// `}` found later without an open block are theirs, not new errors.
+    closed_early: usize,
 }
 
 /// Parses lvs.cf bytes. Host names are resolved through `resolver`, once.
@@ -110,11 +113,34 @@ pub fn parse(bytes: &[u8], resolver: &dyn Resolver) -> Parsed {
         saw_setting: false,
         awaiting_brace: false,
         skipping: 0,
+        closed_early: 0,
     };
     for (index, raw) in split_lines(bytes).into_iter().enumerate() {
         parser.line(index + 1, raw);
     }
     parser.finish()
+}
+
+/// Byte ranges of the blank-separated words of a line, quotes not considered: enough
+/// to follow the braces of a line that cannot be tokenized or of a skipped block.
+fn blank_words(content: &[u8]) -> Vec<Range<usize>> {
+    let mut words = Vec::new();
+    let mut start = None;
+    for (i, byte) in content.iter().enumerate() {
+        let blank = matches!(byte, b' ' | b'\t' | b'\x0b' | b'\x0c');
+        match (blank, start) {
+            (true, Some(s)) => {
+                words.push(s..i);
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        words.push(s..content.len());
+    }
+    words
 }
 
 fn end_column(text: &str) -> usize {
@@ -150,9 +176,27 @@ impl Parser<'_> {
         }
         self.saw_setting = true;
         let awaiting_brace = std::mem::take(&mut self.awaiting_brace);
-        let Ok(text) = std::str::from_utf8(raw.content) else {
-            self.error(number, 1, None, "line is not valid UTF-8 text".into());
+        let words = blank_words(raw.content);
+        if self.skipping > 0 {
+            self.skip_unknown_block(raw.content, &words);
             return self.push_item(Item::Line(line));
+        }
+        let text = match std::str::from_utf8(raw.content) {
+            Ok(text) => text,
+            Err(e) => {
+                let valid = &raw.content[..e.valid_up_to()];
+                let column = String::from_utf8_lossy(valid).chars().count() + 1;
+                let byte = raw.content[e.valid_up_to()];
+                self.error(
+                    number,
+                    column,
+                    None,
+                    format!(
+                        "line is not valid UTF-8 text (byte 0x{byte:02x}); save the file as UTF-8"
+                    ),
+                );
+                return self.unreadable(number, line, raw.content, &words);
+            }
         };
         let tokens = match tokenize(text) {
             Ok(tokens) => tokens,
@@ -166,13 +210,9 @@ impl Parser<'_> {
                         open.quote
                     ),
                 );
-                return self.push_item(Item::Line(line));
+                return self.unreadable(number, line, raw.content, &words);
             }
         };
-        if self.skipping > 0 {
-            self.skip_unknown_block(&tokens);
-            return self.push_item(Item::Line(line));
-        }
         match tokens[0].text.as_str() {
             "}" => self.close_block(number, line, &tokens),
             "{" if awaiting_brace && tokens.len() == 1 => self.push_item(Item::Line(line)),
@@ -278,6 +318,7 @@ impl Parser<'_> {
                     format!("'server' block inside server '{name}': is a '}}' missing above?"),
                 );
                 self.close_open(1);
+                self.closed_early += 1;
                 self.stack.last().is_none_or(|o| o.orphan)
             }
             (BlockKind::Server, Some(_)) => self.stack.last().is_some_and(|o| o.orphan),
@@ -300,6 +341,7 @@ impl Parser<'_> {
                         parent_kind.keyword()
                     ),
                 );
+                self.closed_early += self.stack.len();
                 self.close_open(self.stack.len());
                 false
             }
@@ -317,6 +359,10 @@ impl Parser<'_> {
 
     fn close_block(&mut self, number: usize, line: Line, tokens: &[Token]) {
         let Some(mut open) = self.stack.pop() else {
+            if self.closed_early > 0 {
+                self.closed_early -= 1;
+                return self.push_item(Item::Line(line));
+            }
             self.error(
                 number,
                 tokens[0].column,
@@ -370,12 +416,51 @@ impl Parser<'_> {
         }
     }
 
-    fn skip_unknown_block(&mut self, tokens: &[Token]) {
-        if tokens[0].text == "}" {
+    fn skip_unknown_block(&mut self, content: &[u8], words: &[Range<usize>]) {
+        let word = |range: Option<&Range<usize>>| range.map(|r| &content[r.clone()]);
+        if word(words.first()) == Some(b"}") {
             self.skipping -= 1;
-        } else if tokens.last().is_some_and(|t| t.text == "{") {
+        } else if word(words.last()) == Some(b"{") {
             self.skipping += 1;
         }
+    }
+
+    /// A line that could not be cut into tokens (already reported). When it still
+    /// reads as a block header (`virtual "web {`), the block is opened anyway, so its
+    /// body and its `}` are read in the right place instead of giving follow-up errors.
+    fn unreadable(&mut self, number: usize, line: Line, content: &[u8], words: &[Range<usize>]) {
+        let word = |i: usize| &content[words[i].clone()];
+        let kind = match words.first().map(|r| &content[r.clone()]) {
+            Some(b"virtual") => BlockKind::Virtual,
+            Some(b"failover") => BlockKind::Failover,
+            Some(b"server") => BlockKind::Server,
+            _ => return self.push_item(Item::Line(line)),
+        };
+        let last = words.len() - 1;
+        if last < 2 || word(last) != b"{" {
+            return self.push_item(Item::Line(line));
+        }
+        let token = |range: Range<usize>| {
+            let text = String::from_utf8_lossy(&content[range.clone()]).into_owned();
+            Token {
+                value: text.clone(),
+                text,
+                quote: None,
+                column: String::from_utf8_lossy(&content[..range.start])
+                    .chars()
+                    .count()
+                    + 1,
+                start: range.start,
+                end: range.end,
+            }
+        };
+        let tokens = [
+            token(words[0].clone()),
+            token(words[1].start..words[last - 1].end),
+            token(words[last].clone()),
+        ];
+        let text = String::from_utf8_lossy(content).into_owned();
+        self.open_block(kind, number, line, &text, &tokens);
     }
 
     /// An unknown word opening a `{` block: one error for the whole block.
@@ -386,11 +471,16 @@ impl Parser<'_> {
             return false;
         }
         self.skipping = 1;
+        // Quote the header as written, shortened: `virtual_server 192.0.2.10 80 {`.
+        let header = match tokens.len() {
+            2 => format!("{name} {{"),
+            _ => format!("{name} ... {{"),
+        };
         self.error(
             number,
             tokens[0].column,
             Some(name),
-            format!("unknown command: '{name} {{' is not an lvs.cf block (only virtual, failover and server are); is this keepalived.conf syntax? The block is skipped"),
+            format!("unknown command: '{header}' is not an lvs.cf block (only virtual, failover and server are); is this keepalived.conf syntax? The block is skipped"),
         );
         true
     }
@@ -528,8 +618,19 @@ fn apply<B>(
     let at =
         |column: usize, message: String| Diagnostic::error(c.number, column, Some(name), message);
     let Some(keyword) = keywords::lookup(table, name) else {
-        c.out
-            .push(at(c.tokens[0].column, unknown_keyword(name, table, scope)));
+        // `port=80`: the keyword is known, only the blanks around '=' are missing.
+        if let Some((word, _)) = name.split_once('=')
+            && keywords::lookup(table, word).is_some()
+        {
+            let column = c.tokens[0].column + word.chars().count();
+            c.out.push(at(
+                column,
+                format!("equal (=) expected after '{word}', separated by blanks"),
+            ));
+        } else {
+            c.out
+                .push(at(c.tokens[0].column, unknown_keyword(name, table, scope)));
+        }
         return None;
     };
     match c.tokens.get(1) {
@@ -639,9 +740,8 @@ fn arity_problem(arity: Arity, found: usize) -> Option<&'static str> {
     match arity {
         Arity::Exactly(n) if found < n => Some("missing arguments"),
         Arity::Exactly(n) if found > n => Some("unexpected arguments"),
-        Arity::OneOrMore | Arity::BracketList if found < expected_count(arity) => {
-            Some("missing arguments")
-        }
+        // A list's reader says what is wrong with it ("list expected"), as Piranha did.
+        Arity::OneOrMore if found < expected_count(arity) => Some("missing arguments"),
         _ => None,
     }
 }

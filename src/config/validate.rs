@@ -131,7 +131,11 @@ fn check_global(config: &Config, f: &mut Findings) {
         f.error(place, "keepalive", "keepalive must be more than 0".into());
     }
     if g.deadtime <= g.keepalive {
-        let place = at("deadtime");
+        // Point at the line that made it so: deadtime if written, else keepalive.
+        let place = match f.spans.global.keywords.contains_key("deadtime") {
+            true => at("deadtime"),
+            false => at("keepalive"),
+        };
         f.error(place, "deadtime", format!("deadtime ({} s) must be greater than keepalive ({} s), or one late heartbeat is a failover", g.deadtime.as_secs_f64(), g.keepalive.as_secs_f64()));
     }
     if g.syncd_id > 255 {

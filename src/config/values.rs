@@ -125,9 +125,17 @@ pub fn port(tokens: &[Token], cx: &mut ParseContext) -> Outcome<u16> {
             ValueError::at(0, format!("port from 0 to 65535 expected, found {value}"))
         }),
         None => cx.resolver.service(text).ok_or_else(|| {
+            let is_name = text.starts_with(|c: char| c.is_ascii_alphabetic())
+                && text
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+'));
             ValueError::at(
                 0,
-                format!("port number or service name expected, found '{text}'"),
+                if is_name {
+                    format!("unknown service name '{text}' (not a TCP service in /etc/services)")
+                } else {
+                    format!("port number or service name expected, found '{text}'")
+                },
             )
         }),
     }
@@ -135,6 +143,13 @@ pub fn port(tokens: &[Token], cx: &mut ParseContext) -> Outcome<u16> {
 
 /// Whole seconds, as the kernel takes for persistence and protocol timeouts.
 pub fn seconds(tokens: &[Token], cx: &mut ParseContext) -> Outcome<Duration> {
+    let text = word(tokens);
+    if strtol(text).is_none() && parse_decimal(text).is_some() {
+        return Err(ValueError::at(
+            0,
+            format!("whole seconds expected, found '{text}' (this keyword takes no decimals)"),
+        ));
+    }
     unsigned(tokens, cx).map(|s| Duration::from_secs(u64::from(s)))
 }
 
@@ -319,8 +334,14 @@ pub fn bracket_list(tokens: &[Token], _: &mut ParseContext) -> Outcome<Vec<Strin
         ));
     }
     if tokens.len() < 2 || tokens[last].text != "]" {
+        // Point at a glued `b]`, else at the end of the line where ']' is missing.
+        let at = if tokens.len() >= 2 && tokens[last].text.ends_with(']') {
+            last
+        } else {
+            tokens.len()
+        };
         return Err(ValueError::at(
-            last,
+            at,
             "list expected: ']' last, separated by blanks",
         ));
     }
