@@ -7,3 +7,8 @@ scripts/install-deps.sh
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --all-targets --locked
+
+# Kernel tests (tests/kernel_*.rs) in the IPVS lab VM: Debian's kernel under qemu, since
+# the host kernel has no IPVS (docs/lab.md).
+scripts/install-lab-deps.sh
+scripts/lab-tests.sh
