@@ -2,11 +2,15 @@
 //! empty IPVS table through shoal's client, or writes the same operations as an
 //! `ipvsadm -R` restore file, so both can be timed in the same lab boot.
 //!
-//! Usage: `ipvs_cold program SERVICES DESTINATIONS` (prints seconds taken) or
-//! `ipvs_cold restore-file SERVICES DESTINATIONS` (prints the ipvsadm rules).
+//! Usage: `ipvs_cold compare SERVICES DESTINATIONS ROUNDS`: in each round, flushes the
+//! table, times `ipvsadm -R` on the restore file, flushes again and times shoal's client
+//! on the same operations; prints each round and the median ratio.
+//! `ipvs_cold restore-file SERVICES DESTINATIONS` prints the ipvsadm rules.
 
+use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::ExitCode;
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use shoal::ipvs::client::IpvsClient;
@@ -72,12 +76,76 @@ fn restore_file(services: u32, destinations: u32) -> String {
     out
 }
 
+fn flush() -> Result<(), String> {
+    let status = Command::new("ipvsadm")
+        .arg("-C")
+        .status()
+        .map_err(|e| e.to_string())?;
+    status
+        .success()
+        .then_some(())
+        .ok_or_else(|| "ipvsadm -C failed".to_string())
+}
+
+fn time_ipvsadm_restore(rules: &str) -> Result<f64, String> {
+    let started = Instant::now();
+    let mut child = Command::new("ipvsadm")
+        .arg("-R")
+        .stdin(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("ipvsadm: {e}"))?;
+    child
+        .stdin
+        .take()
+        .ok_or("no stdin")?
+        .write_all(rules.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let status = child.wait().map_err(|e| e.to_string())?;
+    let elapsed = started.elapsed().as_secs_f64();
+    status
+        .success()
+        .then_some(elapsed)
+        .ok_or_else(|| "ipvsadm -R failed".to_string())
+}
+
+fn time_client(ops: &[Operation]) -> Result<f64, String> {
+    let started = Instant::now();
+    let mut client = IpvsClient::connect().map_err(|e| e.to_string())?;
+    client.apply(ops).map_err(|e| e.to_string())?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
+fn compare(services: u32, destinations: u32, rounds: u32) -> Result<(), String> {
+    let rules = restore_file(services, destinations);
+    let ops = operations(services, destinations);
+    let mut ratios = Vec::new();
+    for round in 1..=rounds {
+        flush()?;
+        let ipvsadm = time_ipvsadm_restore(&rules)?;
+        flush()?;
+        let shoal = time_client(&ops)?;
+        println!(
+            "round {round}: {} operations: ipvsadm -R {ipvsadm:.3} s, shoal {shoal:.3} s, ratio {:.3}",
+            ops.len(),
+            shoal / ipvsadm
+        );
+        ratios.push(shoal / ipvsadm);
+    }
+    flush()?;
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios[ratios.len() / 2];
+    println!(
+        "median ratio shoal/ipvsadm: {median:.3} ({services} services x {destinations} real servers)"
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let number = |i: usize| args.get(i).and_then(|a| a.parse::<u32>().ok());
     let (Some(mode), Some(services), Some(destinations)) = (args.get(1), number(2), number(3))
     else {
-        eprintln!("usage: ipvs_cold program|restore-file SERVICES DESTINATIONS");
+        eprintln!("usage: ipvs_cold compare|restore-file SERVICES DESTINATIONS [ROUNDS]");
         return ExitCode::from(2);
     };
     match mode.as_str() {
@@ -85,24 +153,13 @@ fn main() -> ExitCode {
             print!("{}", restore_file(services, destinations));
             ExitCode::SUCCESS
         }
-        "program" => {
-            let ops = operations(services, destinations);
-            let started = Instant::now();
-            let result = IpvsClient::connect()
-                .map_err(|e| e.to_string())
-                .and_then(|mut client| client.apply(&ops).map_err(|e| e.to_string()));
-            let elapsed = started.elapsed().as_secs_f64();
-            match result {
-                Ok(()) => {
-                    println!("{elapsed:.4}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("ipvs_cold: {e}");
-                    ExitCode::FAILURE
-                }
+        "compare" => match compare(services, destinations, number(4).unwrap_or(3).max(1)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("ipvs_cold: {e}");
+                ExitCode::FAILURE
             }
-        }
+        },
         _ => {
             eprintln!("unknown mode {mode}");
             ExitCode::from(2)
