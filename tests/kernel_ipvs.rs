@@ -118,7 +118,7 @@ fn rich_table() -> Vec<(Service, Vec<Destination>)> {
     gre.tunnel = Tunnel {
         kind: TunnelKind::Gre,
         port: 0,
-        flags: Tunnel::REMCSUM,
+        flags: Tunnel::CSUM,
     };
     let ipip = destination("198.51.100.16", 5060, ForwardMethod::Tunnel, 1);
     table.push((sip, vec![gue, gre, ipip]));
@@ -313,6 +313,18 @@ fn what_the_client_programs_is_what_ipvsadm_shows() {
             .filter(|l| l.contains("198.51.100.17"))
             .collect();
         assert_eq!(thresholds, ["-> 198.51.100.17:21 100 10 0 0"]);
+        let tunnels: Vec<String> = ipvsadm_lines(&["--tun-info"])
+            .into_iter()
+            .filter(|l| l.contains(":5060 Tunnel"))
+            .collect();
+        assert_eq!(
+            tunnels,
+            [
+                "-> 198.51.100.14:5060 Tunnel gue:6080:+c 3 0 0",
+                "-> 198.51.100.15:5060 Tunnel gre:+c 1 0 0",
+                "-> 198.51.100.16:5060 Tunnel ipip 1 0 0",
+            ]
+        );
     });
 }
 
