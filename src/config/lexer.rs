@@ -192,7 +192,13 @@ pub fn plain_token(value: &str) -> Option<String> {
     let needs_quotes =
         value.is_empty() || value.contains(is_blank) || value.starts_with(['"', '\'', '#']);
     let candidates = if needs_quotes {
-        vec![format!("\"{value}\""), format!("'{value}'")]
+        // Bare last: `#\` cannot be quoted (its backslash escapes the closing quote)
+        // but reads back bare, since `#` starts a comment only after a directive's values.
+        vec![
+            format!("\"{value}\""),
+            format!("'{value}'"),
+            value.to_string(),
+        ]
     } else {
         vec![value.to_string()]
     };
@@ -274,5 +280,9 @@ mod tests {
         assert_eq!(plain_token("/bin/x a").as_deref(), Some("\"/bin/x a\""));
         assert_eq!(plain_token("").as_deref(), Some("\"\""));
         assert_eq!(plain_token("a\nb"), None);
+        assert_eq!(plain_token("#x").as_deref(), Some("\"#x\""));
+        // `active_cmd = #\` is accepted, so its value must be writable.
+        assert_eq!(plain_token("#\\").as_deref(), Some("#\\"));
+        assert_eq!(plain_token("\"' x\\"), None);
     }
 }

@@ -148,6 +148,7 @@ fn end_last_line(items: &mut [Item], ending: &[u8]) {
         Some(Item::Line(line)) => line,
         Some(Item::Block(block)) => match block.close.as_mut() {
             Some(close) => close,
+            None if block.items.is_empty() => &mut block.header,
             None => return end_last_line(&mut block.items, ending),
         },
         None => return,
@@ -155,6 +156,27 @@ fn end_last_line(items: &mut [Item], ending: &[u8]) {
     if last.ending.is_empty() {
         last.ending = ending.to_vec();
     }
+}
+
+/// Closes a block the file ended in (Piranha accepts that), and the block it ended in
+/// in turn, so that what is written after it is not read as part of it.
+fn close_open_block(block: &mut Block, ending: &[u8]) {
+    if block.close.is_some() {
+        return;
+    }
+    if let Some(Item::Block(inner)) = block.items.last_mut() {
+        close_open_block(inner, ending);
+    }
+    if block.items.is_empty() {
+        if block.header.ending.is_empty() {
+            block.header.ending = ending.to_vec();
+        }
+    } else {
+        end_last_line(&mut block.items, ending);
+    }
+    let mut close = block.header.indent();
+    close.push(b'}');
+    block.close = Some(Line::plain(close, ending));
 }
 
 /// A model type that is written as a block.
@@ -351,6 +373,13 @@ impl Writer {
         for &i in &placement.tail {
             emit(&mut out, i);
         }
+        // A block the file ended in is followed by something now: close it.
+        let followed = out.len().saturating_sub(1);
+        for item in &mut out[..followed] {
+            if let Item::Block(block) = item {
+                close_open_block(block, &self.ending);
+            }
+        }
         *items = out;
     }
 
@@ -374,12 +403,7 @@ impl Writer {
             new.servers(),
             &inner,
         );
-        if block.close.is_none() {
-            end_last_line(&mut block.items, &self.ending);
-            let mut close = block.header.indent();
-            close.push(b'}');
-            block.close = Some(self.line(close));
-        }
+        close_open_block(&mut block, &self.ending);
         block
     }
 
@@ -627,6 +651,23 @@ mod tests {
         let text = "virtual web {\n active = 1";
         let out = write(text, |c| c.virtual_servers[0].active = false);
         assert_eq!(out, "virtual web {\n active = 0\n}\n");
+    }
+
+    #[test]
+    fn a_block_the_file_ends_in_is_closed_when_something_follows_it() {
+        let text = "virtual web {\n active = 1\n";
+        let out = write(text, |c| c.virtual_servers.push(VirtualServer::new("ftp")));
+        assert_eq!(out, "virtual web {\n active = 1\n}\n\nvirtual ftp {\n}\n");
+        let out = write(text, |c| c.failover_services.push(VirtualServer::new("f")));
+        assert_eq!(out, "virtual web {\n active = 1\n}\n\nfailover f {\n}\n");
+        let out = write("virtual web {", |c| {
+            c.virtual_servers[0].servers.push(RealServer::new("a"))
+        });
+        assert_eq!(out, "virtual web {\n    server a {\n    }\n}\n");
+        let out = write("virtual web {\n server a {\n", |c| {
+            c.virtual_servers[0].servers.push(RealServer::new("b"))
+        });
+        assert_eq!(out, "virtual web {\n server a {\n }\n server b {\n }\n}\n");
     }
 
     #[test]
