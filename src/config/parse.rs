@@ -490,19 +490,20 @@ impl Parser<'_> {
             return self.push_item(Item::Line(line));
         }
         let mut found = Vec::new();
+        let c = Context {
+            number,
+            text,
+            tokens,
+            cx: &mut self.cx,
+            out: &mut found,
+        };
         let range = match self.stack.last_mut() {
             None => apply(
                 keywords::GLOBAL,
                 &mut self.config.global,
                 &mut self.spans.global,
                 Scope::Global,
-                Context {
-                    number,
-                    text,
-                    tokens,
-                    cx: &mut self.cx,
-                    out: &mut found,
-                },
+                c,
             ),
             Some(open) => match &mut open.body {
                 Body::Virtual(target) => apply(
@@ -510,27 +511,11 @@ impl Parser<'_> {
                     target,
                     &mut open.span,
                     Scope::Virtual(open.block.kind),
-                    Context {
-                        number,
-                        text,
-                        tokens,
-                        cx: &mut self.cx,
-                        out: &mut found,
-                    },
+                    c,
                 ),
-                Body::Server(target) => apply(
-                    keywords::SERVER,
-                    target,
-                    &mut open.span,
-                    Scope::Server,
-                    Context {
-                        number,
-                        text,
-                        tokens,
-                        cx: &mut self.cx,
-                        out: &mut found,
-                    },
-                ),
+                Body::Server(target) => {
+                    apply(keywords::SERVER, target, &mut open.span, Scope::Server, c)
+                }
             },
         };
         self.diagnostics.extend(found);

@@ -340,38 +340,45 @@ impl IpvsClient {
         Ok(wire::read_info(&Fields::of(reply.attrs().iter())))
     }
 
-    /// Every service with its counters (destinations not included).
-    pub fn services(&mut self) -> Result<Vec<ServiceState>, IpvsError> {
-        let replies = self.get(cmd::GET_SERVICE, Vec::new(), "list services", true)?;
+    /// A dump whose replies each carry one nested object of the same kind.
+    fn dump_nested<T>(
+        &mut self,
+        command: u8,
+        attrs: Vec<Attr>,
+        what: &str,
+        nested: u16,
+        read: impl Fn(&[u8]) -> Result<T, WireError>,
+    ) -> Result<Vec<T>, IpvsError> {
+        let replies = self.get(command, attrs, what, true)?;
         replies
             .iter()
-            .filter_map(|r| {
-                Fields::of(r.attrs().iter())
-                    .get(wire::top::SERVICE)
-                    .map(wire::read_service)
-            })
+            .filter_map(|r| Fields::of(r.attrs().iter()).get(nested).map(&read))
             .collect::<Result<_, _>>()
             .map_err(IpvsError::from)
+    }
+
+    /// Every service with its counters (destinations not included).
+    pub fn services(&mut self) -> Result<Vec<ServiceState>, IpvsError> {
+        self.dump_nested(
+            cmd::GET_SERVICE,
+            Vec::new(),
+            "list services",
+            wire::top::SERVICE,
+            wire::read_service,
+        )
     }
 
     /// The destinations of one service.
     pub fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<DestinationState>, IpvsError> {
         let what = format!("list real servers of service {key}");
-        let replies = self.get(
+        let family = key.family();
+        self.dump_nested(
             cmd::GET_DEST,
             vec![wire::service_key_attr(key)?],
             &what,
-            true,
-        )?;
-        replies
-            .iter()
-            .filter_map(|r| {
-                Fields::of(r.attrs().iter())
-                    .get(wire::top::DEST)
-                    .map(|p| wire::read_destination(p, key.family()))
-            })
-            .collect::<Result<_, _>>()
-            .map_err(IpvsError::from)
+            wire::top::DEST,
+            |p| wire::read_destination(p, family),
+        )
     }
 
     /// The whole table: every service and its destinations (1 + N round trips, the
@@ -395,16 +402,13 @@ impl IpvsClient {
 
     /// The running sync daemons.
     pub fn sync_daemons(&mut self) -> Result<Vec<SyncDaemon>, IpvsError> {
-        let replies = self.get(cmd::GET_DAEMON, Vec::new(), "list sync daemons", true)?;
-        replies
-            .iter()
-            .filter_map(|r| {
-                Fields::of(r.attrs().iter())
-                    .get(wire::top::DAEMON)
-                    .map(wire::read_daemon)
-            })
-            .collect::<Result<_, _>>()
-            .map_err(IpvsError::from)
+        self.dump_nested(
+            cmd::GET_DAEMON,
+            Vec::new(),
+            "list sync daemons",
+            wire::top::DAEMON,
+            wire::read_daemon,
+        )
     }
 }
 
