@@ -666,6 +666,55 @@ fn an_established_connection_survives_reconcile_of_its_service() {
             .read_exact(&mut buffer)
             .expect("real server reads");
         assert_eq!(&buffer, b"ping");
+        let key = tcp("192.0.2.10", 80);
+        let connections =
+            |client: &mut IpvsClient| client.services().expect("dump")[0].stats.connections;
+        // The kernel folds its per-CPU counters into the exported ones every 2 s.
+        assert!(
+            poll(|| connections(&mut client) == 1),
+            "the connection is counted"
+        );
+        client
+            .execute(&Operation::Zero(Some(key)))
+            .expect("zero one service");
+        assert!(poll(|| connections(&mut client) == 0), "counters zeroed");
+        client.execute(&Operation::Zero(None)).expect("zero all");
+    });
+}
+
+/// Waits up to 6 s for a condition the kernel makes true asynchronously.
+fn poll(mut condition: impl FnMut() -> bool) -> bool {
+    for _ in 0..60 {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+#[ignore = "needs the lab kernel: scripts/lab-tests.sh runs it"]
+fn info_matches_what_ipvsadm_reports() {
+    in_fresh_netns(|| {
+        let info = IpvsClient::connect()
+            .expect("IPVS in the lab kernel")
+            .info()
+            .expect("info");
+        let header = run("ipvsadm", &["-Ln"])
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        assert_eq!(
+            header,
+            format!(
+                "IP Virtual Server version {} (size={})",
+                info.version_text(),
+                info.connection_table_size
+            )
+        );
+        assert_eq!(info.version_text(), "1.2.1");
     });
 }
 
