@@ -236,56 +236,16 @@ fn address_port(address: IpAddr, port: u16) -> String {
     shoal::ipvs::types::socket_text(address, port)
 }
 
-fn ipvsadm_service_line(s: &Service) -> String {
-    let mut words = vec![match s.key {
-        ServiceKey::Address {
-            protocol,
-            address,
-            port,
-        } => format!("{protocol} {}", address_port(address, port)),
-        ServiceKey::Fwmark {
-            family: Family::Inet,
-            mark,
-        } => format!("FWM {mark}"),
-        ServiceKey::Fwmark {
-            family: Family::Inet6,
-            mark,
-        } => format!("FWM {mark} IPv6"),
-    }];
-    words.push(s.scheduler.clone());
-    // ipvsadm names the scheduler flags after the scheduler that owns them.
-    let sched_flags: Vec<String> = [
-        (ServiceFlags::SCHED1, "fallback"),
-        (ServiceFlags::SCHED2, "port"),
-    ]
-    .into_iter()
-    .filter(|(bit, _)| s.flags.has(*bit))
-    .map(|(_, name)| format!("{}-{name}", s.scheduler))
-    .collect();
-    if !sched_flags.is_empty() {
-        words.push(format!("({})", sched_flags.join(",")));
-    }
-    if s.flags.has(ServiceFlags::PERSISTENT) {
-        words.push(format!("persistent {}", s.timeout));
-        match s.key.family() {
-            Family::Inet if s.netmask != u32::MAX => {
-                words.push(format!("mask {}", std::net::Ipv4Addr::from(s.netmask)))
-            }
-            Family::Inet6 if s.netmask != 128 => words.push(format!("mask {}", s.netmask)),
-            _ => {}
-        }
-    }
-    if s.flags.has(ServiceFlags::ONE_PACKET) {
-        words.push("ops".into());
-    }
-    words.join(" ")
-}
-
 /// What `ipvsadm -Ln` should show for a table.
 fn expected_listing(table: &[(Service, Vec<Destination>)]) -> BTreeSet<String> {
     let mut lines = BTreeSet::new();
     for (service, destinations) in table {
-        lines.insert(ipvsadm_service_line(service));
+        lines.insert(
+            shoal::ipvs::render::service_line(service)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
         for d in destinations {
             lines.insert(format!(
                 "-> {} {} {} 0 0",

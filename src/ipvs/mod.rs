@@ -6,4 +6,5 @@
 pub mod client;
 pub mod reconcile;
 pub mod types;
+pub mod render;
 pub mod wire;

@@ -4,10 +4,10 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// An address family as IPVS sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Family {
     /// AF_INET.
     Inet,
@@ -27,7 +27,7 @@ impl Family {
 }
 
 /// A transport protocol of a service (IPPROTO numbers on the wire).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ServiceProtocol {
     /// IPPROTO_TCP.
     Tcp,
@@ -51,7 +51,7 @@ impl fmt::Display for ServiceProtocol {
 }
 
 /// What identifies a service in the kernel; changing it means a different service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ServiceKey {
     /// VIP, protocol and port.
     Address {
@@ -111,7 +111,7 @@ pub fn socket_text(address: IpAddr, port: u16) -> String {
 }
 
 /// `IP_VS_SVC_F_*` service flags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct ServiceFlags(pub u32);
 
 impl ServiceFlags {
@@ -140,7 +140,7 @@ impl ServiceFlags {
 }
 
 /// A service's settings: the key and everything SET_SERVICE can change in place.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Service {
     /// Identity.
     pub key: ServiceKey,
@@ -169,7 +169,7 @@ impl Service {
 }
 
 /// `IP_VS_CONN_F_FWD_MASK` forwarding methods.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ForwardMethod {
     /// NAT (0).
     Masquerade,
@@ -197,7 +197,7 @@ impl ForwardMethod {
 }
 
 /// Tunnel encapsulations (`IP_VS_CONN_F_TUNNEL_TYPE_*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub enum TunnelKind {
     /// IP in IP (0), the default.
     #[default]
@@ -209,7 +209,7 @@ pub enum TunnelKind {
 }
 
 /// Tunnel settings of a destination.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct Tunnel {
     /// Encapsulation.
     pub kind: TunnelKind,
@@ -229,7 +229,7 @@ impl Tunnel {
 }
 
 /// A real server of a service, as programmed.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Destination {
     /// The real server's address.
     pub address: IpAddr,
@@ -255,7 +255,7 @@ impl Destination {
 }
 
 /// Kernel counters (STATS64), all widened to u64.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Stats {
     /// Connections scheduled.
     pub connections: u64,
@@ -280,7 +280,7 @@ pub struct Stats {
 }
 
 /// A destination with what the kernel reports about it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DestinationState {
     /// The programmed settings.
     pub destination: Destination,
@@ -295,7 +295,7 @@ pub struct DestinationState {
 }
 
 /// A service with what the kernel reports about it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceState {
     /// The programmed settings.
     pub service: Service,
@@ -306,7 +306,7 @@ pub struct ServiceState {
 }
 
 /// Global protocol timeouts in seconds (0 in a SET leaves a value unchanged).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Timeouts {
     /// Established TCP.
     pub tcp: u32,
@@ -317,7 +317,7 @@ pub struct Timeouts {
 }
 
 /// Role of a connection sync daemon.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum SyncState {
     /// Sends connection updates (active node).
     Master,
@@ -326,7 +326,7 @@ pub enum SyncState {
 }
 
 /// A kernel connection sync daemon.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncDaemon {
     /// Master or backup.
     pub state: SyncState,
@@ -345,7 +345,7 @@ pub struct SyncDaemon {
 }
 
 /// The IPVS version and connection table size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Info {
     /// `IP_VS_VERSION_CODE`, e.g. 0x010201.
     pub version: u32,
@@ -362,7 +362,7 @@ impl Info {
 }
 
 /// One change to the kernel table: what reconcile produces and the client sends.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Operation {
     /// IPVS_CMD_NEW_SERVICE.
     NewService(Service),
