@@ -2,6 +2,7 @@
 //! several programs.
 
 mod check;
+mod daemon;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +26,48 @@ pub struct Cli {
 pub enum Command {
     /// Parse and validate an lvs.cf; exit 0 when valid, 1 when invalid, 2 when unreadable.
     Check(CheckArgs),
+    /// Run the director: program IPVS from lvs.cf and keep it so (Piranha's pulse + lvsd).
+    Run(RunArgs),
+    /// Show the daemon's state and the kernel table, with lvs.cf names.
+    Status(StatusArgs),
+    /// Ask the daemon to re-read lvs.cf and apply the difference.
+    Reload(ControlArgs),
+}
+
+/// Arguments of `shoal run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The lvs.cf to run.
+    #[arg(short = 'c', long = "config", default_value = DEFAULT_LVS_CF)]
+    pub lvs_cf: PathBuf,
+    /// Log every kernel action instead of doing it (works without IPVS).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Be the active director even though lvs.cf names a backup.
+    #[arg(long)]
+    pub force_active: bool,
+    /// Control socket to listen on.
+    #[arg(long, default_value = crate::control::DEFAULT_SOCKET)]
+    pub control: PathBuf,
+}
+
+/// Where the daemon's control socket is.
+#[derive(Debug, clap::Args)]
+pub struct ControlArgs {
+    /// Control socket of the running daemon.
+    #[arg(long, default_value = crate::control::DEFAULT_SOCKET)]
+    pub control: PathBuf,
+}
+
+/// Arguments of `shoal status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Print JSON instead of the ipvsadm-like table.
+    #[arg(long)]
+    pub json: bool,
+    /// Control socket of the running daemon.
+    #[command(flatten)]
+    pub control: ControlArgs,
 }
 
 /// Arguments of `shoal check`.
@@ -52,5 +95,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => check::run(&args),
+        Command::Run(args) => daemon::run(&args),
+        Command::Status(args) => daemon::status(&args),
+        Command::Reload(args) => daemon::reload(&args),
     }
 }

@@ -5,6 +5,6 @@
 
 pub mod client;
 pub mod reconcile;
-pub mod types;
 pub mod render;
+pub mod types;
 pub mod wire;

@@ -1,0 +1,140 @@
+//! `shoal run`, `shoal status` and `shoal reload`: the daemon and the commands that
+//! talk to it over the control socket.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use super::{ControlArgs, RunArgs, StatusArgs};
+use crate::control::{self, Request, Response};
+use crate::daemon::{self, Options};
+use crate::ipvs::render;
+
+/// Long enough for a reload of a large table under load.
+const CONTROL_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SHOAL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs the daemon in the foreground.
+pub fn run(args: &RunArgs) -> ExitCode {
+    init_logging();
+    let options = Options {
+        lvs_cf: args.lvs_cf.clone(),
+        control: Some(args.control.clone()),
+        dry_run: args.dry_run,
+        force_active: args.force_active,
+    };
+    match daemon::run(options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("shoal: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn ask(control: &ControlArgs, request: Request) -> Result<Response, ExitCode> {
+    control::request(&control.control, &request, CONTROL_TIMEOUT).map_err(|e| {
+        eprintln!("shoal: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+/// Prints the daemon's state and the kernel table in ipvsadm's layout with names.
+pub fn status(args: &StatusArgs) -> ExitCode {
+    let report = match ask(&args.control, Request::Status) {
+        Ok(Response::Status(report)) => report,
+        Ok(other) => return unexpected(other),
+        Err(code) => return code,
+    };
+    if args.json {
+        return match serde_json::to_string_pretty(&report) {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("shoal: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let mode = if report.dry_run { " (dry run)" } else { "" };
+    println!(
+        "shoal: {}{mode}, {} serial_no {}",
+        report.state,
+        report.lvs_cf.display(),
+        report.serial_no
+    );
+    if let Some(e) = &report.kernel_error {
+        println!("kernel table unreadable: {e}");
+    }
+    let names = |state: &crate::ipvs::types::ServiceState| {
+        let index = report
+            .services
+            .iter()
+            .position(|s| s.service.key == state.service.key);
+        let names = index
+            .and_then(|i| report.names.get(i))
+            .cloned()
+            .unwrap_or_default();
+        render::Names {
+            service: names.service,
+            servers: names.servers,
+        }
+    };
+    print!(
+        "{}",
+        render::table(report.info.as_ref(), &report.services, &names)
+    );
+    ExitCode::SUCCESS
+}
+
+/// Asks the daemon to reload and prints what it did.
+pub fn reload(args: &ControlArgs) -> ExitCode {
+    let report = match ask(args, Request::Reload) {
+        Ok(Response::Reload(report)) => report,
+        Ok(other) => return unexpected(other),
+        Err(code) => return code,
+    };
+    for warning in &report.warnings {
+        println!("{warning}");
+    }
+    for operation in &report.operations {
+        println!("{operation}");
+    }
+    for error in &report.errors {
+        eprintln!("{error}");
+    }
+    if report.applied && report.errors.is_empty() {
+        println!(
+            "reloaded: serial_no {}, {} operations",
+            report.serial_no,
+            report.operations.len()
+        );
+        ExitCode::SUCCESS
+    } else if report.applied {
+        eprintln!("reloaded with {} kernel errors", report.errors.len());
+        ExitCode::FAILURE
+    } else {
+        eprintln!(
+            "not reloaded: the running configuration (serial_no {}) is kept",
+            report.serial_no
+        );
+        ExitCode::FAILURE
+    }
+}
+
+fn unexpected(response: Response) -> ExitCode {
+    match response {
+        Response::Error { message } => eprintln!("shoal: the daemon says: {message}"),
+        other => eprintln!("shoal: unexpected answer from the daemon: {other:?}"),
+    }
+    ExitCode::FAILURE
+}

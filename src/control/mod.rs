@@ -1,0 +1,150 @@
+//! The control socket: how `shoal status`, `shoal reload` and the web UI talk to the
+//! running daemon. One JSON request per connection, one JSON response back, on a Unix
+//! socket whose file permissions decide who may ask.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ipvs::types::{Info, Operation, ServiceState};
+
+/// Where the daemon listens unless told otherwise.
+pub const DEFAULT_SOCKET: &str = "/run/shoal/control.sock";
+
+/// What a client may ask.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "lowercase")]
+pub enum Request {
+    /// The daemon's state and the kernel table.
+    Status,
+    /// Re-read lvs.cf and apply the difference.
+    Reload,
+}
+
+/// The daemon's answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "lowercase")]
+pub enum Response {
+    /// For `status`.
+    Status(Box<StatusReport>),
+    /// For `reload`.
+    Reload(ReloadReport),
+    /// The request could not be served.
+    Error {
+        /// Why.
+        message: String,
+    },
+}
+
+/// The state `shoal status` shows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusReport {
+    /// `active` (single node) for now; HA adds the other states.
+    pub state: String,
+    /// Whether the daemon only logs what it would do.
+    pub dry_run: bool,
+    /// The lvs.cf in use.
+    pub lvs_cf: PathBuf,
+    /// Its `serial_no`.
+    pub serial_no: u64,
+    /// IPVS version and table size, when the kernel could be read.
+    pub info: Option<Info>,
+    /// The kernel table (or, in a dry run, the table the daemon would program).
+    pub services: Vec<ServiceState>,
+    /// lvs.cf names: one entry per service in `services`.
+    pub names: Vec<ServiceNames>,
+    /// Why the kernel could not be read, if it could not.
+    pub kernel_error: Option<String>,
+}
+
+/// The lvs.cf names of a kernel service and its destinations.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ServiceNames {
+    /// The virtual server, if the service is one of the configuration's.
+    pub service: Option<String>,
+    /// The real servers, by destination index.
+    pub servers: Vec<Option<String>>,
+}
+
+/// The outcome of a reload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReloadReport {
+    /// Whether the new file was taken.
+    pub applied: bool,
+    /// `serial_no` now in use.
+    pub serial_no: u64,
+    /// The kernel operations the reload sent (or would send, in a dry run).
+    pub operations: Vec<Operation>,
+    /// Errors that kept the old configuration, or kernel errors.
+    pub errors: Vec<String>,
+    /// Warnings about the new file.
+    pub warnings: Vec<String>,
+}
+
+/// Why a request to the daemon failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// The daemon is not listening there.
+    #[error("cannot reach the shoal daemon at {path}: {source} (is 'shoal run' running?)")]
+    Connect {
+        /// The socket path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The exchange broke.
+    #[error("talking to the shoal daemon at {path}: {detail}")]
+    Exchange {
+        /// The socket path.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
+}
+
+/// Sends one request and waits for the answer (the CLI's side).
+pub fn request(
+    path: &Path,
+    request: &Request,
+    timeout: Duration,
+) -> Result<Response, ControlError> {
+    let exchange = |detail: String| ControlError::Exchange {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let mut stream = UnixStream::connect(path).map_err(|source| ControlError::Connect {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .map_err(|e| exchange(e.to_string()))?;
+    let mut line = serde_json::to_string(request).map_err(|e| exchange(e.to_string()))?;
+    line.push('\n');
+    stream
+        .write_all(line.as_bytes())
+        .map_err(|e| exchange(e.to_string()))?;
+    let mut answer = String::new();
+    BufReader::new(stream)
+        .read_line(&mut answer)
+        .map_err(|e| exchange(e.to_string()))?;
+    serde_json::from_str(&answer).map_err(|e| exchange(format!("unreadable answer: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_one_json_line() {
+        assert_eq!(
+            serde_json::to_string(&Request::Status).expect("json"),
+            r#"{"command":"status"}"#
+        );
+        let back: Request = serde_json::from_str(r#"{"command":"reload"}"#).expect("parses");
+        assert_eq!(back, Request::Reload);
+    }
+}

@@ -1,0 +1,82 @@
+//! The daemon's view of the kernel: the real IPVS client, or a dry run that reads the
+//! kernel when it can and changes nothing.
+
+use tracing::warn;
+
+use crate::ipvs::client::{BatchError, IpvsClient, IpvsError};
+use crate::ipvs::types::{Info, Operation, ServiceState, SyncDaemon, Timeouts};
+
+/// What the supervisor needs from the kernel.
+pub trait Kernel {
+    /// The whole IPVS table.
+    fn table(&mut self) -> Result<Vec<ServiceState>, IpvsError>;
+    /// Global timeouts.
+    fn timeouts(&mut self) -> Result<Timeouts, IpvsError>;
+    /// Running sync daemons.
+    fn sync_daemons(&mut self) -> Result<Vec<SyncDaemon>, IpvsError>;
+    /// Version and table size.
+    fn info(&mut self) -> Result<Info, IpvsError>;
+    /// Applies operations.
+    fn apply(&mut self, operations: &[Operation]) -> Result<(), BatchError>;
+}
+
+impl Kernel for IpvsClient {
+    fn table(&mut self) -> Result<Vec<ServiceState>, IpvsError> {
+        IpvsClient::table(self)
+    }
+    fn timeouts(&mut self) -> Result<Timeouts, IpvsError> {
+        IpvsClient::timeouts(self)
+    }
+    fn sync_daemons(&mut self) -> Result<Vec<SyncDaemon>, IpvsError> {
+        IpvsClient::sync_daemons(self)
+    }
+    fn info(&mut self) -> Result<Info, IpvsError> {
+        IpvsClient::info(self)
+    }
+    fn apply(&mut self, operations: &[Operation]) -> Result<(), BatchError> {
+        IpvsClient::apply(self, operations)
+    }
+}
+
+/// `--dry-run`: plans against the real table when IPVS is there, against an empty one
+/// when it is not, and never changes anything.
+struct DryRun {
+    real: Option<IpvsClient>,
+}
+
+impl Kernel for DryRun {
+    fn table(&mut self) -> Result<Vec<ServiceState>, IpvsError> {
+        self.real.as_mut().map_or(Ok(Vec::new()), IpvsClient::table)
+    }
+    fn timeouts(&mut self) -> Result<Timeouts, IpvsError> {
+        self.real
+            .as_mut()
+            .map_or(Ok(Timeouts::default()), IpvsClient::timeouts)
+    }
+    fn sync_daemons(&mut self) -> Result<Vec<SyncDaemon>, IpvsError> {
+        self.real
+            .as_mut()
+            .map_or(Ok(Vec::new()), IpvsClient::sync_daemons)
+    }
+    fn info(&mut self) -> Result<Info, IpvsError> {
+        self.real
+            .as_mut()
+            .map_or(Err(IpvsError::NotAvailable), IpvsClient::info)
+    }
+    fn apply(&mut self, _: &[Operation]) -> Result<(), BatchError> {
+        Ok(())
+    }
+}
+
+/// The kernel for this run; IPVS must be there unless it is a dry run.
+pub fn open(dry_run: bool) -> Result<Box<dyn Kernel>, IpvsError> {
+    match (IpvsClient::connect(), dry_run) {
+        (Ok(client), false) => Ok(Box::new(client)),
+        (Err(e), false) => Err(e),
+        (Ok(client), true) => Ok(Box::new(DryRun { real: Some(client) })),
+        (Err(e), true) => {
+            warn!("{e}; dry run plans against an empty table");
+            Ok(Box::new(DryRun { real: None }))
+        }
+    }
+}

@@ -1,0 +1,416 @@
+//! `shoal run`: the supervisor. It owns the desired state and is the only writer to
+//! the kernel; signals and control-socket requests reach it as events, one at a time.
+//!
+//! At start it adopts what the kernel has: services it wants stay as they are (no
+//! connection is broken by a restart of shoal), services it does not want go. A reload
+//! sends only the difference; a file that fails validation never replaces the running one.
+
+mod kernel;
+
+use std::path::PathBuf;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{error, info, warn};
+
+use crate::config::resolve::SystemResolver;
+use crate::config::{self, KernelFeatures, Loaded, Severity};
+use crate::control::{ReloadReport, Request, Response, ServiceNames, StatusReport};
+use crate::ipvs::client::IpvsError;
+use crate::ipvs::reconcile::{DesiredTable, desired_table, diff, diff_sync_daemons, diff_timeouts};
+use crate::ipvs::types::{Operation, ServiceKey, ServiceState, SyncDaemon, SyncState};
+pub use kernel::Kernel;
+
+/// How `shoal run` was started.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The lvs.cf to run.
+    pub lvs_cf: PathBuf,
+    /// The control socket to listen on (none: no control socket).
+    pub control: Option<PathBuf>,
+    /// Log every kernel action instead of doing it.
+    pub dry_run: bool,
+    /// Be the active node even though lvs.cf names a backup.
+    pub force_active: bool,
+}
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// lvs.cf is unreadable or invalid.
+    #[error("{0}")]
+    Config(String),
+    /// The kernel could not be reached.
+    #[error(transparent)]
+    Kernel(#[from] IpvsError),
+    /// The node's role cannot be decided yet.
+    #[error("{0}")]
+    Role(String),
+    /// Signals, the runtime or the control socket failed.
+    #[error("{0}")]
+    Runtime(String),
+}
+
+/// Loads and checks lvs.cf, as `shoal check` does.
+fn load(path: &std::path::Path) -> Result<Loaded, Vec<String>> {
+    let shown = path.display().to_string();
+    let loaded = config::load_file(path, &SystemResolver::new(), &KernelFeatures::detect())
+        .map_err(|e| vec![format!("cannot read {shown}: {e}")])?;
+    if loaded.has_errors() {
+        return Err(loaded
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.render(&shown))
+            .collect());
+    }
+    Ok(loaded)
+}
+
+fn warnings(loaded: &Loaded, path: &std::path::Path) -> Vec<String> {
+    let shown = path.display().to_string();
+    loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .map(|d| d.render(&shown))
+        .collect()
+}
+
+/// The sync daemon the active node runs, from `syncdaemon`, `syncd_iface`, `syncd_id`.
+fn desired_sync_daemons(loaded: &Loaded) -> Vec<SyncDaemon> {
+    let g = &loaded.config.global;
+    if !g.syncdaemon {
+        return Vec::new();
+    }
+    vec![SyncDaemon {
+        state: SyncState::Master,
+        interface: g.syncd_iface.clone(),
+        sync_id: g.syncd_id & 0xff,
+        max_len: None,
+        group: None,
+        port: None,
+        ttl: None,
+    }]
+}
+
+struct Supervisor {
+    options: Options,
+    loaded: Loaded,
+    desired: DesiredTable,
+    kernel: Box<dyn Kernel>,
+}
+
+impl Supervisor {
+    /// Everything the kernel must change to match the configuration.
+    fn plan(&mut self) -> Result<Vec<Operation>, IpvsError> {
+        let current = self.kernel.table()?;
+        let mut operations = diff(&self.desired, &current);
+        if let Some(timeouts) = diff_timeouts(self.desired.timeouts, self.kernel.timeouts()?) {
+            operations.push(timeouts);
+        }
+        let daemons = self.kernel.sync_daemons()?;
+        let masters: Vec<SyncDaemon> = daemons
+            .into_iter()
+            .filter(|d| d.state == SyncState::Master)
+            .collect();
+        operations.extend(diff_sync_daemons(
+            &desired_sync_daemons(&self.loaded),
+            &masters,
+        ));
+        Ok(operations)
+    }
+
+    /// Applies a plan, logging every operation; returns the kernel's refusals.
+    fn apply(&mut self, operations: &[Operation]) -> Vec<String> {
+        let verb = if self.options.dry_run {
+            "would"
+        } else {
+            "ipvs:"
+        };
+        for operation in operations {
+            info!("{verb} {operation}");
+        }
+        match self.kernel.apply(operations) {
+            Ok(()) => Vec::new(),
+            Err(batch) => batch
+                .failures
+                .iter()
+                .map(|(_, e)| {
+                    error!("{e}");
+                    e.to_string()
+                })
+                .collect(),
+        }
+    }
+
+    fn reconcile(&mut self) -> (Vec<Operation>, Vec<String>) {
+        match self.plan() {
+            Ok(operations) => {
+                let errors = self.apply(&operations);
+                (operations, errors)
+            }
+            Err(e) => {
+                error!("cannot read the kernel table: {e}");
+                (Vec::new(), vec![e.to_string()])
+            }
+        }
+    }
+
+    fn reload(&mut self) -> ReloadReport {
+        info!("reloading {}", self.options.lvs_cf.display());
+        let loaded = match load(&self.options.lvs_cf) {
+            Ok(loaded) => loaded,
+            Err(errors) => {
+                for e in &errors {
+                    error!("{e}");
+                }
+                warn!("the new lvs.cf is invalid: the running configuration is kept");
+                return ReloadReport {
+                    applied: false,
+                    serial_no: self.loaded.config.global.serial_no,
+                    operations: Vec::new(),
+                    errors,
+                    warnings: Vec::new(),
+                };
+            }
+        };
+        let warnings = warnings(&loaded, &self.options.lvs_cf);
+        self.desired = desired_table(&loaded.config);
+        self.loaded = loaded;
+        let (operations, errors) = self.reconcile();
+        info!(
+            "reload done: {} operations, serial_no {}",
+            operations.len(),
+            self.loaded.config.global.serial_no
+        );
+        ReloadReport {
+            applied: true,
+            serial_no: self.loaded.config.global.serial_no,
+            operations,
+            errors,
+            warnings,
+        }
+    }
+
+    fn names(&self, state: &ServiceState) -> ServiceNames {
+        let Some(desired) = self
+            .desired
+            .services
+            .iter()
+            .find(|d| d.service.key == state.service.key)
+        else {
+            return ServiceNames::default();
+        };
+        ServiceNames {
+            service: Some(desired.name.clone()),
+            servers: state
+                .destinations
+                .iter()
+                .map(|d| {
+                    desired
+                        .destinations
+                        .iter()
+                        .find(|w| w.destination.id() == d.destination.id())
+                        .map(|w| w.name.clone())
+                })
+                .collect(),
+        }
+    }
+
+    fn status(&mut self) -> StatusReport {
+        let (services, kernel_error) = match self.kernel.table() {
+            Ok(services) => (services, None),
+            Err(e) => (Vec::new(), Some(e.to_string())),
+        };
+        StatusReport {
+            state: "active".into(),
+            dry_run: self.options.dry_run,
+            lvs_cf: self.options.lvs_cf.clone(),
+            serial_no: self.loaded.config.global.serial_no,
+            info: self.kernel.info().ok(),
+            names: services.iter().map(|s| self.names(s)).collect(),
+            services,
+            kernel_error,
+        }
+    }
+
+    /// Removes what this configuration put in the kernel (its services and its sync
+    /// daemon); services it does not own stay.
+    fn shutdown(&mut self) {
+        let owned: Vec<ServiceKey> = self
+            .desired
+            .services
+            .iter()
+            .map(|d| d.service.key)
+            .collect();
+        let present = self.kernel.table().unwrap_or_default();
+        let mut operations: Vec<Operation> = present
+            .iter()
+            .map(|s| s.service.key)
+            .filter(|k| owned.contains(k))
+            .map(Operation::DelService)
+            .collect();
+        if !desired_sync_daemons(&self.loaded).is_empty() {
+            operations.push(Operation::DelSyncDaemon(SyncState::Master));
+        }
+        let errors = self.apply(&operations);
+        info!(
+            "stopped: {} operations, {} errors",
+            operations.len(),
+            errors.len()
+        );
+    }
+
+    fn handle(&mut self, request: Request) -> Response {
+        match request {
+            Request::Status => Response::Status(Box::new(self.status())),
+            Request::Reload => Response::Reload(self.reload()),
+        }
+    }
+}
+
+fn check_role(loaded: &Loaded, options: &Options) -> Result<(), DaemonError> {
+    let g = &loaded.config.global;
+    if g.backup_active && g.backup_address().is_some() && !options.force_active {
+        return Err(DaemonError::Role(
+            "lvs.cf names a backup director (backup_active = 1), and this version of shoal runs one node only: \
+             start with --force-active to make this node the active director"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+type Event = (Request, oneshot::Sender<Response>);
+
+/// Accepts control connections and forwards each request to the supervisor.
+async fn serve_control(listener: UnixListener, events: mpsc::Sender<Event>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let events = events.clone();
+        tokio::spawn(async move {
+            if let Err(e) = answer(stream, events).await {
+                warn!("control connection: {e}");
+            }
+        });
+    }
+}
+
+async fn answer(stream: UnixStream, events: mpsc::Sender<Event>) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    BufReader::new(read).read_line(&mut line).await?;
+    let response = match serde_json::from_str::<Request>(&line) {
+        Ok(request) => {
+            let (reply, answer) = oneshot::channel();
+            if events.send((request, reply)).await.is_err() {
+                Response::Error {
+                    message: "the daemon is stopping".into(),
+                }
+            } else {
+                answer.await.unwrap_or(Response::Error {
+                    message: "no answer".into(),
+                })
+            }
+        }
+        Err(e) => Response::Error {
+            message: format!("unreadable request: {e}"),
+        },
+    };
+    let mut text = serde_json::to_string(&response)
+        .unwrap_or_else(|e| format!(r#"{{"result":"error","message":"{e}"}}"#));
+    text.push('\n');
+    write.write_all(text.as_bytes()).await
+}
+
+fn bind_control(path: &std::path::Path) -> Result<UnixListener, DaemonError> {
+    let fail =
+        |e: std::io::Error| DaemonError::Runtime(format!("control socket {}: {e}", path.display()));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(DaemonError::Runtime(format!(
+                "another shoal daemon is listening on {}",
+                path.display()
+            )));
+        }
+        std::fs::remove_file(path).map_err(fail)?;
+    }
+    UnixListener::bind(path).map_err(fail)
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub fn run(options: Options) -> Result<(), DaemonError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| DaemonError::Runtime(e.to_string()))?;
+    runtime.block_on(run_async(options))
+}
+
+async fn run_async(options: Options) -> Result<(), DaemonError> {
+    let loaded = load(&options.lvs_cf).map_err(|errors| DaemonError::Config(errors.join("\n")))?;
+    for w in warnings(&loaded, &options.lvs_cf) {
+        warn!("{w}");
+    }
+    check_role(&loaded, &options)?;
+    let kernel = kernel::open(options.dry_run)?;
+    let mut supervisor = Supervisor {
+        desired: desired_table(&loaded.config),
+        loaded,
+        kernel,
+        options: options.clone(),
+    };
+    info!(
+        "starting with {} (serial_no {}), {} virtual servers{}",
+        options.lvs_cf.display(),
+        supervisor.loaded.config.global.serial_no,
+        supervisor.desired.services.len(),
+        if options.dry_run {
+            ", dry run: nothing is changed"
+        } else {
+            ""
+        }
+    );
+    let (operations, errors) = supervisor.reconcile();
+    info!(
+        "ready: {} operations at start, {} errors",
+        operations.len(),
+        errors.len()
+    );
+
+    let (events_tx, mut events) = mpsc::channel::<Event>(16);
+    if let Some(path) = &options.control {
+        let listener = bind_control(path)?;
+        info!("control socket {}", path.display());
+        tokio::spawn(serve_control(listener, events_tx.clone()));
+    }
+    let signal_error = |e: std::io::Error| DaemonError::Runtime(format!("signal handler: {e}"));
+    let mut hangup = signal(SignalKind::hangup()).map_err(signal_error)?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(signal_error)?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(signal_error)?;
+    loop {
+        tokio::select! {
+            _ = hangup.recv() => { supervisor.reload(); }
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+            Some((request, reply)) = events.recv() => { let _ = reply.send(supervisor.handle(request)); }
+        }
+    }
+    info!(
+        "stopping: removing the services of {}",
+        options.lvs_cf.display()
+    );
+    supervisor.shutdown();
+    if let Some(path) = &options.control {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
