@@ -54,12 +54,24 @@ main() {
     done <<<"$listing"
     [[ ${includes[*]} == *:/tests/* ]] || { echo "lab-tests: cargo built no kernel test binary" >&2; exit 1; }
 
+    # Port names in lvs.cf ("port = http") are looked up in /etc/services, as on a director.
+    [ -e /etc/services ] && includes+=(--include /etc/services:/etc/services)
+
+    # The shared lvs.cf corpus (beside the repository), for tests that replay it: at
+    # /corpus in the guest, named by SHOAL_CORPUS.
+    local corpus=../shared/corpus/lvs.cf
+    if [ -d "$corpus" ]; then
+        for file in "$corpus"/*.cf "$corpus"/*.ipvs; do
+            includes+=(--include "$file:/corpus/$(basename "$file")")
+        done
+    fi
+
     # The command is expanded by the guest's shell, hence the single quotes.
     # Every binary runs, so one failure does not hide the others' results; the exit
     # status is 1 when any of them failed.
     # shellcheck disable=SC2016
     scripts/lab.sh "${lab_options[@]}" "${includes[@]}" -- \
-        'failed=0; for t in /tests/*; do echo "== $t"; $t --ignored --test-threads=1 || failed=1; done; exit $failed'
+        'export SHOAL_CORPUS=/corpus; failed=0; for t in /tests/*; do echo "== $t"; $t --ignored --test-threads=1 || failed=1; done; exit $failed'
 }
 
 main "$@"
