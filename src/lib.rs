@@ -10,3 +10,4 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod ipvs;
+pub mod net;

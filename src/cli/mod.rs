@@ -3,11 +3,14 @@
 
 mod check;
 mod daemon;
+mod send_arp;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+pub use send_arp::SendArpArgs;
 
 /// Piranha's default place for lvs.cf, so a migrated node needs no flags.
 pub const DEFAULT_LVS_CF: &str = "/etc/sysconfig/ha/lvs.cf";
@@ -32,6 +35,9 @@ pub enum Command {
     Status(StatusArgs),
     /// Ask the daemon to re-read lvs.cf and apply the difference.
     Reload(ControlArgs),
+    /// Announce an address: gratuitous ARP (IPv4) or unsolicited neighbour advertisement
+    /// (IPv6), as Piranha's send_arp.
+    SendArp(SendArpArgs),
 }
 
 /// Arguments of `shoal run`.
@@ -98,5 +104,6 @@ pub fn main() -> ExitCode {
         Command::Run(args) => daemon::run(&args),
         Command::Status(args) => daemon::status(&args),
         Command::Reload(args) => daemon::reload(&args),
+        Command::SendArp(args) => send_arp::run(&args),
     }
 }
