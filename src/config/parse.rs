@@ -466,8 +466,8 @@ impl Parser<'_> {
     /// An unknown word opening a `{` block: one error for the whole block.
     fn unknown_block(&mut self, number: usize, tokens: &[Token]) -> bool {
         let name = tokens[0].text.as_str();
-        let known = keywords::home_of(name).is_some();
-        if known || tokens.len() < 2 || tokens.last().is_none_or(|t| t.text != "{") {
+        let opens_block = tokens.len() >= 2 && tokens.last().is_some_and(|t| t.text == "{");
+        if !opens_block || keywords::home_of(name).is_some() {
             return false;
         }
         self.skipping = 1;

@@ -62,7 +62,7 @@ struct Findings<'a> {
     out: Vec<Diagnostic>,
 }
 
-impl Findings<'_> {
+impl<'a> Findings<'a> {
     fn error(&mut self, (line, column): (usize, usize), keyword: &str, message: String) {
         self.out
             .push(Diagnostic::error(line, column, Some(keyword), message));
@@ -73,12 +73,12 @@ impl Findings<'_> {
             .push(Diagnostic::warning(line, column, Some(keyword), message));
     }
 
-    fn virtual_span(&self, index: usize) -> BlockSpan {
-        self.spans
-            .virtual_servers
-            .get(index)
-            .cloned()
-            .unwrap_or_default()
+    /// The places of one virtual server; a model edited after parsing (the web UI)
+    /// may have more virtual servers than the file had, and those have no places.
+    fn virtual_span(&self, index: usize) -> &'a BlockSpan {
+        static NOWHERE: std::sync::LazyLock<BlockSpan> =
+            std::sync::LazyLock::new(BlockSpan::default);
+        self.spans.virtual_servers.get(index).unwrap_or(&NOWHERE)
     }
 }
 
@@ -94,9 +94,9 @@ pub fn validate(config: &Config, spans: &Spans, kernel: &KernelFeatures) -> Vec<
     check_fwmark_persistence(config, &mut f);
     for (index, vs) in config.virtual_servers.iter().enumerate() {
         let span = f.virtual_span(index);
-        check_virtual(config, vs, &span, kernel, &mut f);
-        check_monitor(vs, &span, &mut f);
-        check_servers(config, vs, &span, &mut f);
+        check_virtual(config, vs, span, kernel, &mut f);
+        check_monitor(vs, span, &mut f);
+        check_servers(config, vs, span, &mut f);
     }
     f.out
 }
