@@ -4,12 +4,18 @@
 use tracing::warn;
 
 use crate::ipvs::client::{BatchError, IpvsClient, IpvsError};
-use crate::ipvs::types::{Info, Operation, ServiceState, SyncDaemon, Timeouts};
+use crate::ipvs::types::{
+    DestinationState, Info, Operation, ServiceKey, ServiceState, SyncDaemon, Timeouts,
+};
 
 /// What the supervisor needs from the kernel.
 pub trait Kernel {
     /// The whole IPVS table.
     fn table(&mut self) -> Result<Vec<ServiceState>, IpvsError>;
+    /// The services only (one dump), without their destinations.
+    fn services(&mut self) -> Result<Vec<ServiceState>, IpvsError>;
+    /// The destinations of one service.
+    fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<DestinationState>, IpvsError>;
     /// Global timeouts.
     fn timeouts(&mut self) -> Result<Timeouts, IpvsError>;
     /// Running sync daemons.
@@ -23,6 +29,12 @@ pub trait Kernel {
 impl Kernel for IpvsClient {
     fn table(&mut self) -> Result<Vec<ServiceState>, IpvsError> {
         IpvsClient::table(self)
+    }
+    fn services(&mut self) -> Result<Vec<ServiceState>, IpvsError> {
+        IpvsClient::services(self)
+    }
+    fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<DestinationState>, IpvsError> {
+        IpvsClient::destinations(self, key)
     }
     fn timeouts(&mut self) -> Result<Timeouts, IpvsError> {
         IpvsClient::timeouts(self)
@@ -47,6 +59,16 @@ struct DryRun {
 impl Kernel for DryRun {
     fn table(&mut self) -> Result<Vec<ServiceState>, IpvsError> {
         self.real.as_mut().map_or(Ok(Vec::new()), IpvsClient::table)
+    }
+    fn services(&mut self) -> Result<Vec<ServiceState>, IpvsError> {
+        self.real
+            .as_mut()
+            .map_or(Ok(Vec::new()), IpvsClient::services)
+    }
+    fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<DestinationState>, IpvsError> {
+        self.real
+            .as_mut()
+            .map_or(Ok(Vec::new()), |c| c.destinations(key))
     }
     fn timeouts(&mut self) -> Result<Timeouts, IpvsError> {
         self.real

@@ -7,6 +7,7 @@
 
 mod kernel;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -19,8 +20,12 @@ use crate::config::resolve::SystemResolver;
 use crate::config::{self, KernelFeatures, Loaded, Severity};
 use crate::control::{ReloadReport, Request, Response, ServiceNames, StatusReport};
 use crate::ipvs::client::IpvsError;
-use crate::ipvs::reconcile::{DesiredTable, desired_table, diff, diff_sync_daemons, diff_timeouts};
-use crate::ipvs::types::{Operation, ServiceKey, ServiceState, SyncDaemon, SyncState};
+use crate::ipvs::reconcile::{
+    DesiredService, DesiredTable, desired_table, diff, diff_sync_daemons, diff_timeouts,
+};
+use crate::ipvs::types::{
+    DestinationState, Operation, ServiceKey, ServiceState, Stats, SyncDaemon, SyncState,
+};
 pub use kernel::Kernel;
 
 /// How `shoal run` was started.
@@ -100,13 +105,58 @@ struct Supervisor {
     options: Options,
     loaded: Loaded,
     desired: DesiredTable,
+    /// The table the last reconcile left in the kernel, when it succeeded: a reload then
+    /// reads the destinations only of the services whose configuration changed, instead
+    /// of one dump per service (10,000 round trips for 10,000 services).
+    applied: Option<DesiredTable>,
     kernel: Box<dyn Kernel>,
 }
 
 impl Supervisor {
+    /// The kernel table as far as the diff needs it: every service's settings from the
+    /// kernel, and the destinations of each service whose configuration changed since
+    /// the last successful reconcile; an unchanged service's destinations are the ones
+    /// shoal programmed (shoal is the table's only writer).
+    fn current_table(&mut self) -> Result<Vec<ServiceState>, IpvsError> {
+        let Some(applied) = &self.applied else {
+            return self.kernel.table();
+        };
+        let before: HashMap<ServiceKey, &DesiredService> = applied
+            .services
+            .iter()
+            .map(|d| (d.service.key, d))
+            .collect();
+        let now: HashMap<ServiceKey, &DesiredService> = self
+            .desired
+            .services
+            .iter()
+            .map(|d| (d.service.key, d))
+            .collect();
+        let mut services = self.kernel.services()?;
+        for state in &mut services {
+            let key = state.service.key;
+            state.destinations = match (before.get(&key), now.get(&key)) {
+                (Some(before), Some(now)) if before == now => before
+                    .destinations
+                    .iter()
+                    .map(|d| DestinationState {
+                        destination: d.destination.clone(),
+                        active_connections: 0,
+                        inactive_connections: 0,
+                        persistent_connections: 0,
+                        stats: Stats::default(),
+                    })
+                    .collect(),
+                (_, Some(_)) => self.kernel.destinations(&key)?,
+                (_, None) => Vec::new(),
+            };
+        }
+        Ok(services)
+    }
+
     /// Everything the kernel must change to match the configuration.
     fn plan(&mut self) -> Result<Vec<Operation>, IpvsError> {
-        let current = self.kernel.table()?;
+        let current = self.current_table()?;
         let mut operations = diff(&self.desired, &current);
         if let Some(timeouts) = diff_timeouts(self.desired.timeouts, self.kernel.timeouts()?) {
             operations.push(timeouts);
@@ -150,9 +200,12 @@ impl Supervisor {
         match self.plan() {
             Ok(operations) => {
                 let errors = self.apply(&operations);
+                let complete = errors.is_empty() && !self.options.dry_run;
+                self.applied = complete.then(|| self.desired.clone());
                 (operations, errors)
             }
             Err(e) => {
+                self.applied = None;
                 error!("cannot read the kernel table: {e}");
                 (Vec::new(), vec![e.to_string()])
             }
@@ -161,6 +214,7 @@ impl Supervisor {
 
     fn reload(&mut self) -> ReloadReport {
         info!("reloading {}", self.options.lvs_cf.display());
+        let started = std::time::Instant::now();
         let loaded = match load(&self.options.lvs_cf) {
             Ok(loaded) => loaded,
             Err(errors) => {
@@ -180,11 +234,14 @@ impl Supervisor {
         let warnings = warnings(&loaded, &self.options.lvs_cf);
         self.desired = desired_table(&loaded.config);
         self.loaded = loaded;
+        let checked = started.elapsed();
         let (operations, errors) = self.reconcile();
         info!(
-            "reload done: {} operations, serial_no {}",
+            "reload done: {} operations, serial_no {}, in {:.1} ms ({:.1} ms reading and checking lvs.cf)",
             operations.len(),
-            self.loaded.config.global.serial_no
+            self.loaded.config.global.serial_no,
+            started.elapsed().as_secs_f64() * 1000.0,
+            checked.as_secs_f64() * 1000.0
         );
         ReloadReport {
             applied: true,
@@ -364,6 +421,7 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
     let kernel = kernel::open(options.dry_run)?;
     let mut supervisor = Supervisor {
         desired: desired_table(&loaded.config),
+        applied: None,
         loaded,
         kernel,
         options: options.clone(),
