@@ -1,5 +1,5 @@
 //! `shoal run --dry-run` on the host, which has no IPVS: it prints the full plan for
-//! the sample lvs.cf, answers on its control socket, and stops on SIGTERM.
+//! the sample lvs.cf (IPVS operations, then the VIPs and the NAT router address), answers on its control socket, and stops on SIGTERM.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -63,6 +63,9 @@ fn a_dry_run_prints_the_whole_plan_without_ipvs() {
             "add service FWM 21",
             "add real server 198.51.100.11:21 to service FWM 21",
             "add real server 198.51.100.12:21 to service FWM 21",
+            "add address 192.0.2.10/24 on eth0:1 and announce it",
+            "add address 192.0.2.11/24 on eth0:2 and announce it",
+            "add address 198.51.100.254/24 on eth1:1 and announce it",
         ]
     );
     assert!(!socket.exists(), "the control socket is removed on exit");

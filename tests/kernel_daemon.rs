@@ -208,3 +208,48 @@ fn a_restart_after_a_crash_adopts_the_table_and_keeps_connections() {
         );
     });
 }
+
+#[test]
+#[ignore = "needs the lab kernel: scripts/lab-tests.sh runs it"]
+fn the_vip_is_plumbed_with_its_label_serves_and_is_removed_at_stop() {
+    in_fresh_netns(|| {
+        run("ip", &["link", "add", "vip0", "type", "dummy"]);
+        run("ip", &["addr", "add", "198.51.100.11/32", "dev", "vip0"]);
+        run("ip", &["link", "set", "vip0", "up"]);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = "primary = 192.0.2.1\nnetwork = nat\nvirtual web {\n    active = 1\n    \
+                      address = 192.0.2.20 vip0:1\n    port = 80\n    server a {\n        \
+                      address = 198.51.100.11\n        port = 8080\n        active = 1\n    }\n}\n";
+        std::fs::write(dir.path().join("lvs.cf"), config).expect("write lvs.cf");
+        let listener =
+            std::net::TcpListener::bind("198.51.100.11:8080").expect("real server listens");
+        let mut daemon = Daemon::start(dir.path());
+        let shown = run("ip", &["-4", "addr", "show", "dev", "vip0"]);
+        assert!(
+            shown.contains("inet 192.0.2.20/32 scope global vip0:1"),
+            "{shown}"
+        );
+        let mut stream =
+            std::net::TcpStream::connect("192.0.2.20:80").expect("connect to the plumbed VIP");
+        let (mut server_side, _) = listener.accept().expect("the real server gets it");
+        stream.write_all(b"ping").expect("write");
+        let mut buffer = [0u8; 4];
+        server_side.read_exact(&mut buffer).expect("read");
+        assert_eq!(&buffer, b"ping");
+        drop((stream, server_side));
+        Command::new("kill")
+            .arg(daemon.child.id().to_string())
+            .status()
+            .expect("SIGTERM");
+        assert!(daemon.child.wait().expect("exits").success());
+        let shown = run("ip", &["-4", "addr", "show", "dev", "vip0"]);
+        assert!(
+            !shown.contains("192.0.2.20"),
+            "the VIP shoal added is removed: {shown}"
+        );
+        assert!(
+            shown.contains("198.51.100.11"),
+            "an address shoal did not add stays: {shown}"
+        );
+    });
+}

@@ -5,6 +5,7 @@
 //! connection is broken by a restart of shoal), services it does not want go. A reload
 //! sends only the difference; a file that fails validation never replaces the running one.
 
+mod addresses;
 mod kernel;
 
 use std::collections::HashMap;
@@ -110,6 +111,7 @@ struct Supervisor {
     /// of one dump per service (10,000 round trips for 10,000 services).
     applied: Option<DesiredTable>,
     kernel: Box<dyn Kernel>,
+    addresses: addresses::Addresses,
 }
 
 impl Supervisor {
@@ -212,7 +214,19 @@ impl Supervisor {
         }
     }
 
-    fn reload(&mut self) -> ReloadReport {
+    fn garp(&self) -> (u32, std::time::Duration) {
+        let g = &self.loaded.config.global;
+        (g.garp_count, g.garp_interval)
+    }
+
+    /// Holds the configuration's VIPs and NAT router address, and announces them.
+    async fn plumb(&mut self, announce_all: bool) -> Vec<String> {
+        let wanted = addresses::wanted(&self.loaded.config);
+        let garp = self.garp();
+        self.addresses.converge(&wanted, announce_all, garp).await
+    }
+
+    async fn reload(&mut self) -> ReloadReport {
         info!("reloading {}", self.options.lvs_cf.display());
         let started = std::time::Instant::now();
         let loaded = match load(&self.options.lvs_cf) {
@@ -235,7 +249,8 @@ impl Supervisor {
         self.desired = desired_table(&loaded.config);
         self.loaded = loaded;
         let checked = started.elapsed();
-        let (operations, errors) = self.reconcile();
+        let (operations, mut errors) = self.reconcile();
+        errors.extend(self.plumb(false).await);
         info!(
             "reload done: {} operations, serial_no {}, in {:.1} ms ({:.1} ms reading and checking lvs.cf)",
             operations.len(),
@@ -296,7 +311,7 @@ impl Supervisor {
 
     /// Removes what this configuration put in the kernel (its services and its sync
     /// daemon); services it does not own stay.
-    fn shutdown(&mut self) {
+    async fn shutdown(&mut self) {
         let owned: Vec<ServiceKey> = self
             .desired
             .services
@@ -313,7 +328,14 @@ impl Supervisor {
         if !desired_sync_daemons(&self.loaded).is_empty() {
             operations.push(Operation::DelSyncDaemon(SyncState::Master));
         }
-        let errors = self.apply(&operations);
+        let mut errors = self.apply(&operations);
+        errors.extend(self.addresses.release().await);
+        let g = &self.loaded.config.global;
+        addresses::run_command(
+            "inactive_cmd",
+            g.inactive_cmd.as_deref(),
+            self.options.dry_run,
+        );
         info!(
             "stopped: {} operations, {} errors",
             operations.len(),
@@ -321,10 +343,10 @@ impl Supervisor {
         );
     }
 
-    fn handle(&mut self, request: Request) -> Response {
+    async fn handle(&mut self, request: Request) -> Response {
         match request {
             Request::Status => Response::Status(Box::new(self.status())),
-            Request::Reload => Response::Reload(self.reload()),
+            Request::Reload => Response::Reload(self.reload().await),
         }
     }
 }
@@ -422,6 +444,7 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
     let mut supervisor = Supervisor {
         desired: desired_table(&loaded.config),
         applied: None,
+        addresses: addresses::Addresses::new(options.dry_run).map_err(DaemonError::Runtime)?,
         loaded,
         kernel,
         options: options.clone(),
@@ -437,7 +460,10 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
             ""
         }
     );
-    let (operations, errors) = supervisor.reconcile();
+    let g = &supervisor.loaded.config.global;
+    addresses::run_command("active_cmd", g.active_cmd.as_deref(), options.dry_run);
+    let (operations, mut errors) = supervisor.reconcile();
+    errors.extend(supervisor.plumb(true).await);
     info!(
         "ready: {} operations at start, {} errors",
         operations.len(),
@@ -456,17 +482,17 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
     let mut interrupt = signal(SignalKind::interrupt()).map_err(signal_error)?;
     loop {
         tokio::select! {
-            _ = hangup.recv() => { supervisor.reload(); }
+            _ = hangup.recv() => { supervisor.reload().await; }
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
-            Some((request, reply)) = events.recv() => { let _ = reply.send(supervisor.handle(request)); }
+            Some((request, reply)) = events.recv() => { let _ = reply.send(supervisor.handle(request).await); }
         }
     }
     info!(
         "stopping: removing the services of {}",
         options.lvs_cf.display()
     );
-    supervisor.shutdown();
+    supervisor.shutdown().await;
     if let Some(path) = &options.control {
         let _ = std::fs::remove_file(path);
     }

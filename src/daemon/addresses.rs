@@ -1,0 +1,260 @@
+//! The floating addresses of the active node: every active VIP and the NAT router,
+//! plumbed with their Piranha `eth0:1` labels and announced with gratuitous ARP.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use tracing::{info, warn};
+
+use crate::config::model::{Config, InterfaceAddress, Netmask, ServiceKind};
+use crate::net::garp::base_device;
+use crate::net::{AddressChange, NetHandle, announce};
+
+/// An address the configuration wants on this node while it is active.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Floating {
+    /// The device as written in lvs.cf, alias included (`eth0:1`).
+    pub device: String,
+    /// The VIP or NAT router address.
+    pub address: IpAddr,
+    /// Prefix length from `vip_nmask` / `nat_nmask`.
+    pub prefix_len: u8,
+}
+
+impl Floating {
+    fn new(place: &InterfaceAddress, mask: Option<Netmask>) -> Self {
+        let full = if place.address.is_ipv4() { 32 } else { 128 };
+        // A mask of 0 (`vip_nmask = 0.0.0.0`, seen in published files) would make the VIP
+        // a route to everything; it is taken as a host address.
+        let prefix_len = mask
+            .map(Netmask::prefix_len)
+            .filter(|p| *p > 0 && *p <= full)
+            .unwrap_or(full);
+        Floating {
+            device: place.device.clone(),
+            address: place.address,
+            prefix_len,
+        }
+    }
+
+    /// The real device (`eth0` for `eth0:1`).
+    pub fn link(&self) -> &str {
+        base_device(&self.device)
+    }
+
+    /// The address label: Piranha's alias, for IPv4 only.
+    pub fn label(&self) -> Option<&str> {
+        (self.address.is_ipv4() && self.device.contains(':')).then_some(self.device.as_str())
+    }
+}
+
+impl std::fmt::Display for Floating {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{} on {}", self.address, self.prefix_len, self.device)
+    }
+}
+
+/// Every address the active node holds: each active virtual server's VIP (once, however
+/// many services share it) and the NAT router.
+pub fn wanted(config: &Config) -> Vec<Floating> {
+    let mut out: Vec<Floating> = Vec::new();
+    if config.global.service == ServiceKind::Fos {
+        return out;
+    }
+    let vips = config
+        .virtual_servers
+        .iter()
+        .filter(|vs| vs.active)
+        .filter_map(|vs| vs.address.as_ref().map(|a| Floating::new(a, vs.vip_nmask)));
+    let router = config
+        .global
+        .nat_router
+        .as_ref()
+        .map(|a| Floating::new(a, config.global.nat_nmask));
+    for floating in vips.chain(router) {
+        if !out
+            .iter()
+            .any(|f| f.address == floating.address && f.link() == floating.link())
+        {
+            out.push(floating);
+        }
+    }
+    out
+}
+
+/// Plumbs and announces addresses, remembering which ones it added so that it removes
+/// only those (an address an administrator put there stays).
+pub struct Addresses {
+    net: Option<NetHandle>,
+    added: Vec<Floating>,
+}
+
+impl Addresses {
+    /// `None` for a dry run, which only logs.
+    pub fn new(dry_run: bool) -> Result<Self, String> {
+        let net = if dry_run {
+            None
+        } else {
+            Some(NetHandle::new().map_err(|e| e.to_string())?)
+        };
+        Ok(Addresses {
+            net,
+            added: Vec::new(),
+        })
+    }
+
+    /// Makes the node hold exactly `wanted` (of what it added) and announces the addresses
+    /// that `announce_all` says to, or only the new ones. Returns the errors.
+    pub async fn converge(
+        &mut self,
+        wanted: &[Floating],
+        announce_all: bool,
+        garp: (u32, Duration),
+    ) -> Vec<String> {
+        let mut errors = Vec::new();
+        let stale: Vec<Floating> = self
+            .added
+            .iter()
+            .filter(|f| !wanted.contains(f))
+            .cloned()
+            .collect();
+        for floating in stale {
+            if let Err(e) = self.remove(&floating).await {
+                errors.push(e);
+            }
+        }
+        for floating in wanted {
+            let Some(net) = &self.net else {
+                info!("would add address {floating} and announce it");
+                continue;
+            };
+            match net
+                .add_address(
+                    floating.link(),
+                    floating.address,
+                    floating.prefix_len,
+                    floating.label(),
+                )
+                .await
+            {
+                Ok(change) => {
+                    let new = change == AddressChange::Changed;
+                    if new {
+                        info!("added address {floating}");
+                        self.added.push(floating.clone());
+                    }
+                    if new || announce_all {
+                        spawn_announcements(floating, garp);
+                    }
+                }
+                Err(e) => {
+                    warn!("{e}");
+                    errors.push(e.to_string());
+                }
+            }
+        }
+        errors
+    }
+
+    async fn remove(&mut self, floating: &Floating) -> Result<(), String> {
+        self.added.retain(|f| f != floating);
+        let Some(net) = &self.net else {
+            info!("would remove address {floating}");
+            return Ok(());
+        };
+        match net
+            .remove_address(floating.link(), floating.address, floating.prefix_len)
+            .await
+        {
+            Ok(_) => {
+                info!("removed address {floating}");
+                Ok(())
+            }
+            Err(e) => {
+                warn!("{e}");
+                Err(e.to_string())
+            }
+        }
+    }
+
+    /// Removes every address this daemon added.
+    pub async fn release(&mut self) -> Vec<String> {
+        let mut errors = Vec::new();
+        for floating in self.added.clone() {
+            if let Err(e) = self.remove(&floating).await {
+                errors.push(e);
+            }
+        }
+        errors
+    }
+}
+
+/// Gratuitous ARP (or unsolicited NA) `count` times, in the background so the
+/// supervisor is never held up by the interval between them.
+fn spawn_announcements(floating: &Floating, (count, interval): (u32, Duration)) {
+    let link = floating.link().to_string();
+    let address = floating.address;
+    tokio::spawn(async move {
+        let sent = announce(&link, address, None, count, interval, |number, _| {
+            info!("announced {address} on {link} ({number}/{count})");
+        })
+        .await;
+        if let Err(e) = sent {
+            warn!("{e}");
+        }
+    });
+}
+
+/// Runs `active_cmd` / `inactive_cmd`: split on blanks, no shell, as Piranha did.
+pub fn run_command(what: &str, command: Option<&str>, dry_run: bool) {
+    let Some(command) = command else { return };
+    let mut words = command.split_whitespace();
+    let Some(program) = words.next() else { return };
+    if dry_run {
+        info!("would run {what}: {command}");
+        return;
+    }
+    let args: Vec<String> = words.map(str::to_string).collect();
+    let program = program.to_string();
+    let what = what.to_string();
+    tokio::spawn(async move {
+        match tokio::process::Command::new(&program)
+            .args(&args)
+            .status()
+            .await
+        {
+            Ok(status) if status.success() => info!("{what} {program}: done"),
+            Ok(status) => warn!("{what} {program}: {status}"),
+            Err(e) => warn!("{what} {program}: {e}"),
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse::parse;
+    use crate::config::resolve::StaticResolver;
+
+    #[test]
+    fn shared_vips_are_plumbed_once_with_their_labels() {
+        let text = "nat_router = 198.51.100.254 eth1:1\nnat_nmask = 255.255.255.0\n\
+                    virtual web {\n active = 1\n address = 192.0.2.10 eth0:1\n vip_nmask = 0.0.0.0\n}\n\
+                    virtual ftp {\n active = 1\n address = 192.0.2.10 eth0:1\n port = 21\n}\n\
+                    virtual off {\n active = 0\n address = 192.0.2.11 eth0:2\n}\n\
+                    virtual v6 {\n active = 1\n address = 2001:db8::10 eth0\n vip_nmask = 64\n}\n";
+        let config = parse(text.as_bytes(), &StaticResolver::default()).config;
+        let found: Vec<String> = wanted(&config)
+            .iter()
+            .map(|f| format!("{f} label {:?}", f.label()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "192.0.2.10/32 on eth0:1 label Some(\"eth0:1\")",
+                "2001:db8::10/64 on eth0 label None",
+                "198.51.100.254/24 on eth1:1 label Some(\"eth1:1\")",
+            ]
+        );
+    }
+}
