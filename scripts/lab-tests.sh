@@ -54,6 +54,9 @@ main() {
     done <<<"$listing"
     [[ ${includes[*]} == *:/tests/* ]] || { echo "lab-tests: cargo built no kernel test binary" >&2; exit 1; }
 
+    # The demo's topology and sample, which tests/kernel_traffic.rs reuses.
+    includes+=(--include tests/lab/demo.sh:/lab/demo.sh --include etc/lvs.cf:/lab/lvs.cf)
+
     # Port names in lvs.cf ("port = http") are looked up in /etc/services, as on a director.
     [ -e /etc/services ] && includes+=(--include /etc/services:/etc/services)
 
