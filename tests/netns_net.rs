@@ -6,6 +6,8 @@
 //! Every namespace is named `shoal-t-<pid>-<n>-<role>` and deleted when the test ends,
 //! panic or not; addresses come from 192.0.2.0/24 and 2001:db8::/64 only.
 
+mod lab_support;
+
 use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -15,6 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use lab_support::run;
 use shoal::net::frame::{ALL_NODES, ALL_NODES_MAC};
 use shoal::net::frame::{ARP_FRAME_LEN, ArpFrame, ETH_P_ARP, ETH_P_IPV6, NeighbourAdvert};
 use shoal::net::packet::PacketSocket;
@@ -123,23 +126,6 @@ fn enter(path: &str) {
     // SAFETY: setns on a valid namespace fd only changes this thread's membership.
     let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
     assert_eq!(rc, 0, "setns({path}): {}", std::io::Error::last_os_error());
-}
-
-/// Runs a program and returns its standard output; panics with the command line, the
-/// exit status and standard error when it fails.
-fn run(cmd: &str, args: &[&str]) -> String {
-    let output = Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd}: {e}"));
-    let line = format!("{cmd} {}", args.join(" "));
-    assert!(
-        output.status.success(),
-        "`{line}` failed ({}): {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap_or_else(|e| panic!("`{line}`: output not UTF-8: {e}"))
 }
 
 /// Two directors and a client, each with `eth0` on one bridge (in a namespace of its own,

@@ -25,7 +25,7 @@ use crate::ipvs::reconcile::{
     DesiredService, DesiredTable, desired_table, diff, diff_sync_daemons, diff_timeouts,
 };
 use crate::ipvs::types::{
-    DestinationState, Operation, ServiceKey, ServiceState, Stats, SyncDaemon, SyncState,
+    DestinationState, Operation, ServiceKey, ServiceState, SyncDaemon, SyncState,
 };
 pub use kernel::Kernel;
 
@@ -141,13 +141,7 @@ impl Supervisor {
                 (Some(before), Some(now)) if before == now => before
                     .destinations
                     .iter()
-                    .map(|d| DestinationState {
-                        destination: d.destination.clone(),
-                        active_connections: 0,
-                        inactive_connections: 0,
-                        persistent_connections: 0,
-                        stats: Stats::default(),
-                    })
+                    .map(|d| DestinationState::programmed(d.destination.clone()))
                     .collect(),
                 (_, Some(_)) => self.kernel.destinations(&key)?,
                 (_, None) => Vec::new(),

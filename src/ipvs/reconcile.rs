@@ -460,13 +460,7 @@ mod tests {
                 destinations: s
                     .destinations
                     .iter()
-                    .map(|d| DestinationState {
-                        destination: d.destination.clone(),
-                        active_connections: 0,
-                        inactive_connections: 0,
-                        persistent_connections: 0,
-                        stats: Stats::default(),
-                    })
+                    .map(|d| DestinationState::programmed(d.destination.clone()))
                     .collect(),
             })
             .collect()

@@ -294,6 +294,20 @@ pub struct DestinationState {
     pub stats: Stats,
 }
 
+impl DestinationState {
+    /// A destination as programmed, before the kernel has counted anything: what a
+    /// table built from the configuration (not from a dump) holds.
+    pub fn programmed(destination: Destination) -> Self {
+        DestinationState {
+            destination,
+            active_connections: 0,
+            inactive_connections: 0,
+            persistent_connections: 0,
+            stats: Stats::default(),
+        }
+    }
+}
+
 /// A service with what the kernel reports about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceState {
