@@ -93,6 +93,15 @@ fn ipvsadm() -> Vec<String> {
         .collect()
 }
 
+/// Active connections over every real server, as `ipvsadm -Ln` counts them.
+fn active_connections() -> u32 {
+    ipvsadm()
+        .iter()
+        .filter(|l| l.starts_with("->"))
+        .filter_map(|l| l.split(' ').nth(4)?.parse::<u32>().ok())
+        .sum()
+}
+
 fn setup() -> tempfile::TempDir {
     run("ip", &["link", "add", "vip0", "type", "dummy"]);
     run("ip", &["addr", "add", "192.0.2.10/32", "dev", "vip0"]);
@@ -109,6 +118,7 @@ fn setup() -> tempfile::TempDir {
 fn run_programs_reloads_exactly_the_difference_and_stops_cleanly() {
     in_fresh_netns(|| {
         let dir = setup();
+        let listener = std::net::TcpListener::bind("0.0.0.0:8080").expect("real servers listen");
         let mut daemon = Daemon::start(dir.path());
         assert_eq!(
             ipvsadm(),
@@ -118,6 +128,9 @@ fn run_programs_reloads_exactly_the_difference_and_stops_cleanly() {
                 "-> 198.51.100.12:8080 Masq 1 0 0"
             ]
         );
+        let mut stream =
+            std::net::TcpStream::connect("192.0.2.10:80").expect("connect through the VIP");
+        let (mut server_side, _) = listener.accept().expect("accepted");
         let status = text(&daemon.shoal("status"));
         assert!(status.contains("TCP  192.0.2.10:80 wlc  # web"), "{status}");
         assert!(status.contains("# b"), "{status}");
@@ -138,6 +151,18 @@ fn run_programs_reloads_exactly_the_difference_and_stops_cleanly() {
                 "reloaded: serial_no 1, 3 operations",
             ]
         );
+        assert_eq!(
+            active_connections(),
+            1,
+            "the connection is still counted after the reload"
+        );
+        stream.write_all(b"ping").expect("write after the reload");
+        let mut buffer = [0u8; 4];
+        server_side
+            .read_exact(&mut buffer)
+            .expect("read after the reload");
+        assert_eq!(&buffer, b"ping");
+        drop((stream, server_side));
         assert_eq!(ipvsadm()[0], "TCP 192.0.2.10:80 rr");
 
         std::fs::write(
@@ -189,12 +214,11 @@ fn a_restart_after_a_crash_adopts_the_table_and_keeps_connections() {
             !table.iter().any(|l| l.contains("192.0.2.99")),
             "a service not in lvs.cf is removed: {table:?}"
         );
-        let active: u32 = table
-            .iter()
-            .filter(|l| l.starts_with("->"))
-            .filter_map(|l| l.split(' ').nth(4)?.parse::<u32>().ok())
-            .sum();
-        assert!(active == 1, "the connection is still counted: {table:?}");
+        assert_eq!(
+            active_connections(),
+            1,
+            "the connection is still counted: {table:?}"
+        );
         stream.write_all(b"ping").expect("write after the restart");
         let mut buffer = [0u8; 4];
         server_side
