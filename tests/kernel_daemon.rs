@@ -93,6 +93,16 @@ fn ipvsadm() -> Vec<String> {
         .collect()
 }
 
+/// What `shoal reload` printed, line by line; the reload must succeed.
+fn reload_lines(daemon: &Daemon) -> Vec<String> {
+    let reload = daemon.shoal("reload");
+    assert!(reload.status.success(), "{}", text(&reload));
+    String::from_utf8_lossy(&reload.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
 /// Active connections over every real server, as `ipvsadm -Ln` counts them.
 fn active_connections() -> u32 {
     ipvsadm()
@@ -163,7 +173,39 @@ fn run_programs_reloads_exactly_the_difference_and_stops_cleanly() {
             .expect("read after the reload");
         assert_eq!(&buffer, b"ping");
         drop((stream, server_side));
-        assert_eq!(ipvsadm()[0], "TCP 192.0.2.10:80 rr");
+
+        // Persistence on, real server c removed, a second virtual server added; then the
+        // second virtual server removed again.
+        let api = "virtual api {\n    active = 1\n    address = 192.0.2.10 vip0\n    port = 8443\n\
+                   \x20   server a {\n        address = 198.51.100.11\n        active = 1\n    }\n}\n";
+        let persistent =
+            lvs_cf(5, "rr", false).replace("scheduler = rr", "scheduler = rr\n    persistent = 60");
+        std::fs::write(dir.path().join("lvs.cf"), format!("{persistent}{api}")).expect("write");
+        assert_eq!(
+            reload_lines(&daemon),
+            [
+                "change service TCP 192.0.2.10:80",
+                "delete real server 198.51.100.13:8080 from service TCP 192.0.2.10:80",
+                "add service TCP 192.0.2.10:8443",
+                "add real server 198.51.100.11:8443 to service TCP 192.0.2.10:8443",
+                "reloaded: serial_no 1, 4 operations",
+            ]
+        );
+        assert!(
+            ipvsadm().contains(&"TCP 192.0.2.10:80 rr persistent 60".to_string()),
+            "{:?}",
+            ipvsadm()
+        );
+        std::fs::write(dir.path().join("lvs.cf"), persistent).expect("write");
+        assert_eq!(
+            reload_lines(&daemon),
+            [
+                "delete service TCP 192.0.2.10:8443",
+                "reloaded: serial_no 1, 1 operations"
+            ]
+        );
+        let before = ipvsadm();
+        assert_eq!(before[0], "TCP 192.0.2.10:80 rr persistent 60");
 
         std::fs::write(
             dir.path().join("lvs.cf"),
@@ -178,7 +220,7 @@ fn run_programs_reloads_exactly_the_difference_and_stops_cleanly() {
             "{}",
             text(&refused)
         );
-        assert_eq!(ipvsadm().len(), 4, "the table is unchanged");
+        assert_eq!(ipvsadm(), before, "the table is unchanged");
 
         Command::new("kill")
             .arg(daemon.child.id().to_string())
