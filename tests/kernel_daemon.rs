@@ -204,6 +204,21 @@ fn run_programs_reloads_exactly_the_difference_and_stops_cleanly() {
                 "reloaded: serial_no 1, 1 operations"
             ]
         );
+        // SIGHUP reloads too (what `systemctl reload` and Piranha's pulse did).
+        let weight_seven =
+            lvs_cf(7, "rr", false).replace("scheduler = rr", "scheduler = rr\n    persistent = 60");
+        std::fs::write(dir.path().join("lvs.cf"), weight_seven).expect("write");
+        Command::new("kill")
+            .args(["-HUP", &daemon.child.id().to_string()])
+            .status()
+            .expect("SIGHUP");
+        let reloaded = (0..50).any(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            ipvsadm()
+                .iter()
+                .any(|l| l.starts_with("-> 198.51.100.12:8080 Masq 7 "))
+        });
+        assert!(reloaded, "SIGHUP applied the new weight: {:?}", ipvsadm());
         let before = ipvsadm();
         assert_eq!(before[0], "TCP 192.0.2.10:80 rr persistent 60");
 
