@@ -60,9 +60,9 @@ pub enum DaemonError {
 }
 
 /// Loads and checks lvs.cf, as `shoal check` does.
-fn load(path: &std::path::Path) -> Result<Loaded, Vec<String>> {
+fn load(path: &std::path::Path, kernel: &KernelFeatures) -> Result<Loaded, Vec<String>> {
     let shown = path.display().to_string();
-    let loaded = config::load_file(path, &SystemResolver::new(), &KernelFeatures::detect())
+    let loaded = config::load_file(path, &SystemResolver::new(), kernel)
         .map_err(|e| vec![format!("cannot read {shown}: {e}")])?;
     if loaded.has_errors() {
         return Err(loaded
@@ -111,6 +111,8 @@ struct Supervisor {
     /// of one dump per service (10,000 round trips for 10,000 services).
     applied: Option<DesiredTable>,
     kernel: Box<dyn Kernel>,
+    /// What the running kernel offers (its scheduler modules), read once at start.
+    features: KernelFeatures,
     addresses: addresses::Addresses,
 }
 
@@ -223,7 +225,7 @@ impl Supervisor {
     async fn reload(&mut self) -> ReloadReport {
         info!("reloading {}", self.options.lvs_cf.display());
         let started = std::time::Instant::now();
-        let loaded = match load(&self.options.lvs_cf) {
+        let loaded = match load(&self.options.lvs_cf, &self.features) {
             Ok(loaded) => loaded,
             Err(errors) => {
                 for e in &errors {
@@ -429,7 +431,9 @@ pub fn run(options: Options) -> Result<(), DaemonError> {
 }
 
 async fn run_async(options: Options) -> Result<(), DaemonError> {
-    let loaded = load(&options.lvs_cf).map_err(|errors| DaemonError::Config(errors.join("\n")))?;
+    let features = KernelFeatures::detect();
+    let loaded = load(&options.lvs_cf, &features)
+        .map_err(|errors| DaemonError::Config(errors.join("\n")))?;
     for w in warnings(&loaded, &options.lvs_cf) {
         warn!("{w}");
     }
@@ -438,6 +442,7 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
     let mut supervisor = Supervisor {
         desired: desired_table(&loaded.config),
         applied: None,
+        features,
         addresses: addresses::Addresses::new(options.dry_run).map_err(DaemonError::Runtime)?,
         loaded,
         kernel,
