@@ -213,7 +213,7 @@ impl Parser<'_> {
                 return self.unreadable(number, line, raw.content, &words);
             }
         };
-        match tokens[0].text.as_str() {
+        match tokens[0].text {
             "}" => self.close_block(number, line, &tokens),
             "{" if awaiting_brace && tokens.len() == 1 => self.push_item(Item::Line(line)),
             "virtual" => self.open_block(BlockKind::Virtual, number, line, text, &tokens),
@@ -233,7 +233,7 @@ impl Parser<'_> {
     ) {
         let keyword = kind.keyword();
         let (mut name, name_range) = match tokens.get(1) {
-            Some(token) => (token.value.clone(), token.start..token.end),
+            Some(token) => (token.value.to_string(), token.start..token.end),
             None => (String::new(), text.len()..text.len()),
         };
         match tokens {
@@ -440,11 +440,21 @@ impl Parser<'_> {
         if last < 2 || word(last) != b"{" {
             return self.push_item(Item::Line(line));
         }
-        let token = |range: Range<usize>| {
-            let text = String::from_utf8_lossy(&content[range.clone()]).into_owned();
-            Token {
-                value: text.clone(),
+        let ranges = [
+            words[0].clone(),
+            words[1].start..words[last - 1].end,
+            words[last].clone(),
+        ];
+        let texts: Vec<String> = ranges
+            .iter()
+            .map(|r| String::from_utf8_lossy(&content[r.clone()]).into_owned())
+            .collect();
+        let tokens: Vec<Token> = ranges
+            .iter()
+            .zip(&texts)
+            .map(|(range, text)| Token {
                 text,
+                value: text,
                 quote: None,
                 column: String::from_utf8_lossy(&content[..range.start])
                     .chars()
@@ -452,20 +462,15 @@ impl Parser<'_> {
                     + 1,
                 start: range.start,
                 end: range.end,
-            }
-        };
-        let tokens = [
-            token(words[0].clone()),
-            token(words[1].start..words[last - 1].end),
-            token(words[last].clone()),
-        ];
+            })
+            .collect();
         let text = String::from_utf8_lossy(content).into_owned();
         self.open_block(kind, number, line, &text, &tokens);
     }
 
     /// An unknown word opening a `{` block: one error for the whole block.
     fn unknown_block(&mut self, number: usize, tokens: &[Token]) -> bool {
-        let name = tokens[0].text.as_str();
+        let name = tokens[0].text;
         let opens_block = tokens.len() >= 2 && tokens.last().is_some_and(|t| t.text == "{");
         if !opens_block || keywords::home_of(name).is_some() {
             return false;
@@ -521,7 +526,7 @@ impl Parser<'_> {
         self.diagnostics.extend(found);
         if let Some(values) = range {
             line.directive = Some(Directive {
-                keyword: tokens[0].text.clone(),
+                keyword: tokens[0].text.to_string(),
                 values,
             });
         }
@@ -585,7 +590,7 @@ impl Scope {
 struct Context<'a, 'r> {
     number: usize,
     text: &'a str,
-    tokens: &'a [Token],
+    tokens: &'a [Token<'a>],
     cx: &'a mut ParseContext<'r>,
     out: &'a mut Vec<Diagnostic>,
 }
@@ -599,7 +604,7 @@ fn apply<B>(
     scope: Scope,
     c: Context,
 ) -> Option<Range<usize>> {
-    let name = c.tokens[0].text.as_str();
+    let name = c.tokens[0].text;
     let at =
         |column: usize, message: String| Diagnostic::error(c.number, column, Some(name), message);
     let Some(keyword) = keywords::lookup(table, name) else {

@@ -42,8 +42,8 @@ pub type Reader<T> = fn(&[Token], &mut ParseContext) -> Result<T, ValueError>;
 
 type Outcome<T> = Result<T, ValueError>;
 
-fn word(tokens: &[Token]) -> &str {
-    tokens.first().map(|t| t.value.as_str()).unwrap_or("")
+fn word<'a>(tokens: &[Token<'a>]) -> &'a str {
+    tokens.first().map(|t| t.value).unwrap_or("")
 }
 
 /// C's `strtol(text, &end, 0)` with a complete-token check: decimal, `0x` hex and
@@ -261,14 +261,17 @@ pub fn probe_text(tokens: &[Token], _: &mut ParseContext) -> Outcome<String> {
 /// `ADDRESS DEVICE` (`address` of a virtual server, `nat_router`).
 pub fn interface_address(tokens: &[Token], cx: &mut ParseContext) -> Outcome<InterfaceAddress> {
     let address = host(tokens, cx)?;
-    let device = tokens.get(1).map(|t| t.value.clone()).unwrap_or_default();
+    let device = tokens.get(1).map(|t| t.value).unwrap_or_default();
     if device.is_empty() || device.contains('/') || device.len() > 15 {
         return Err(ValueError::at(
             1,
             format!("network device expected (such as eth0:1), found '{device}'"),
         ));
     }
-    Ok(InterfaceAddress { address, device })
+    Ok(InterfaceAddress {
+        address,
+        device: device.to_string(),
+    })
 }
 
 /// One word of a closed set (`scheduler = wlc`).
@@ -284,7 +287,7 @@ pub fn choices<E: KeywordValue>(tokens: &[Token], _: &mut ParseContext) -> Outco
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            E::from_keyword(&t.value).ok_or_else(|| {
+            E::from_keyword(t.value).ok_or_else(|| {
                 ValueError::at(i, format!("'{}' is not one of {}", t.value, E::expected()))
             })
         })
@@ -308,7 +311,7 @@ pub fn status_ranges(tokens: &[Token], _: &mut ParseContext) -> Outcome<Vec<Stat
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            let (low, high) = t.value.split_once('-').unwrap_or((&t.value, &t.value));
+            let (low, high) = t.value.split_once('-').unwrap_or((t.value, t.value));
             let code = |s: &str| s.parse::<u16>().ok().filter(|c| (100..=599).contains(c));
             match (code(low), code(high)) {
                 (Some(low), Some(high)) if low <= high => Ok(StatusRange { low, high }),
@@ -327,7 +330,7 @@ pub fn status_ranges(tokens: &[Token], _: &mut ParseContext) -> Outcome<Vec<Stat
 /// `[ a b c ]`, with the brackets as tokens of their own (Piranha's `dirs`).
 pub fn bracket_list(tokens: &[Token], _: &mut ParseContext) -> Outcome<Vec<String>> {
     let last = tokens.len().saturating_sub(1);
-    if tokens.first().map(|t| t.text.as_str()) != Some("[") {
+    if tokens.first().map(|t| t.text) != Some("[") {
         return Err(ValueError::at(
             0,
             "list expected: '[' first, separated by blanks",
@@ -345,7 +348,10 @@ pub fn bracket_list(tokens: &[Token], _: &mut ParseContext) -> Outcome<Vec<Strin
             "list expected: ']' last, separated by blanks",
         ));
     }
-    Ok(tokens[1..last].iter().map(|t| t.value.clone()).collect())
+    Ok(tokens[1..last]
+        .iter()
+        .map(|t| t.value.to_string())
+        .collect())
 }
 
 /// Writes `0`/`1`.
