@@ -29,7 +29,7 @@ fn lvs_cf(services: u32, changed_weight: u32) -> String {
 }
 
 fn wait_for(socket: &Path) -> Result<(), String> {
-    for _ in 0..600 {
+    for _ in 0..3000 {
         if control::request(socket, &Request::Status, Duration::from_secs(60)).is_ok() {
             return Ok(());
         }

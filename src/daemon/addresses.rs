@@ -1,14 +1,17 @@
 //! The floating addresses of the active node: every active VIP and the NAT router,
 //! plumbed with their Piranha `eth0:1` labels and announced with gratuitous ARP.
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::time::Duration;
+
+use futures::stream::{self, StreamExt};
 
 use tracing::{info, warn};
 
 use crate::config::model::{Config, InterfaceAddress, Netmask, ServiceKind};
 use crate::net::garp::base_device;
-use crate::net::{AddressChange, NetHandle, announce};
+use crate::net::{AddressChange, AddressError, NetHandle, announce};
 
 /// An address the configuration wants on this node while it is active.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -71,22 +74,26 @@ pub fn wanted(config: &Config) -> Vec<Floating> {
         .nat_router
         .as_ref()
         .map(|a| Floating::new(a, config.global.nat_nmask));
+    let mut seen = HashSet::new();
     for floating in vips.chain(router) {
-        if !out
-            .iter()
-            .any(|f| f.address == floating.address && f.link() == floating.link())
-        {
+        if seen.insert((floating.address, floating.link().to_string())) {
             out.push(floating);
         }
     }
     out
 }
 
+/// How many address changes are in flight at once: enough that thousands of VIPs are
+/// plumbed in a few round-trip times, few enough not to flood the kernel's socket.
+const PARALLEL_CHANGES: usize = 32;
+
 /// Plumbs and announces addresses, remembering which ones it added so that it removes
-/// only those (an address an administrator put there stays).
+/// only those (an address an administrator put there stays), and which ones it knows to
+/// be present so that a reload asks the kernel only about new ones.
 pub struct Addresses {
     net: Option<NetHandle>,
-    added: Vec<Floating>,
+    added: HashSet<Floating>,
+    held: HashSet<Floating>,
 }
 
 impl Addresses {
@@ -99,12 +106,14 @@ impl Addresses {
         };
         Ok(Addresses {
             net,
-            added: Vec::new(),
+            added: HashSet::new(),
+            held: HashSet::new(),
         })
     }
 
-    /// Makes the node hold exactly `wanted` (of what it added) and announces the addresses
-    /// that `announce_all` says to, or only the new ones. Returns the errors.
+    /// Makes the node hold exactly `wanted` (of what it added) and announces the new
+    /// addresses, or every wanted one with `announce_all` (at activation). Returns the
+    /// errors.
     pub async fn converge(
         &mut self,
         wanted: &[Floating],
@@ -112,10 +121,11 @@ impl Addresses {
         garp: (u32, Duration),
     ) -> Vec<String> {
         let mut errors = Vec::new();
+        let wanted_set: HashSet<&Floating> = wanted.iter().collect();
         let stale: Vec<Floating> = self
             .added
             .iter()
-            .filter(|f| !wanted.contains(f))
+            .filter(|f| !wanted_set.contains(f))
             .cloned()
             .collect();
         for floating in stale {
@@ -123,27 +133,35 @@ impl Addresses {
                 errors.push(e);
             }
         }
-        for floating in wanted {
-            let Some(net) = &self.net else {
+        self.held.retain(|f| wanted_set.contains(f));
+        let missing: Vec<&Floating> = wanted.iter().filter(|f| !self.held.contains(*f)).collect();
+        let Some(net) = &self.net else {
+            for floating in missing {
                 info!("would add address {floating} and announce it");
-                continue;
-            };
-            match net
-                .add_address(
-                    floating.link(),
-                    floating.address,
-                    floating.prefix_len,
-                    floating.label(),
-                )
-                .await
-            {
+                self.held.insert(floating.clone());
+            }
+            return errors;
+        };
+        let results: Vec<(&Floating, Result<AddressChange, AddressError>)> = stream::iter(missing)
+            .map(|f| async move {
+                let change = net
+                    .add_address(f.link(), f.address, f.prefix_len, f.label())
+                    .await;
+                (f, change)
+            })
+            .buffer_unordered(PARALLEL_CHANGES)
+            .collect()
+            .await;
+        for (floating, result) in results {
+            match result {
                 Ok(change) => {
                     let new = change == AddressChange::Changed;
                     if new {
                         info!("added address {floating}");
-                        self.added.push(floating.clone());
+                        self.added.insert(floating.clone());
                     }
-                    if new || announce_all {
+                    self.held.insert(floating.clone());
+                    if new && !announce_all {
                         spawn_announcements(floating, garp);
                     }
                 }
@@ -153,11 +171,17 @@ impl Addresses {
                 }
             }
         }
+        if announce_all {
+            for floating in wanted.iter().filter(|f| self.held.contains(*f)) {
+                spawn_announcements(floating, garp);
+            }
+        }
         errors
     }
 
     async fn remove(&mut self, floating: &Floating) -> Result<(), String> {
-        self.added.retain(|f| f != floating);
+        self.added.remove(floating);
+        self.held.remove(floating);
         let Some(net) = &self.net else {
             info!("would remove address {floating}");
             return Ok(());
