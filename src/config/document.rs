@@ -25,13 +25,49 @@ impl BlockKind {
     }
 }
 
+/// How a line ends; kept per line so a file with mixed endings is written back as it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LineEnding {
+    /// The last line of a file without a final newline.
+    #[default]
+    None,
+    /// `\n`
+    Lf,
+    /// `\r\n`
+    CrLf,
+    /// `\r`
+    Cr,
+}
+
+impl LineEnding {
+    /// The ending of a line as the lexer split it.
+    pub fn of(bytes: &[u8]) -> Self {
+        match bytes {
+            b"\n" => LineEnding::Lf,
+            b"\r\n" => LineEnding::CrLf,
+            b"\r" => LineEnding::Cr,
+            _ => LineEnding::None,
+        }
+    }
+
+    /// Its bytes.
+    pub fn bytes(self) -> &'static [u8] {
+        match self {
+            LineEnding::None => b"",
+            LineEnding::Lf => b"\n",
+            LineEnding::CrLf => b"\r\n",
+            LineEnding::Cr => b"\r",
+        }
+    }
+}
+
 /// One physical line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
     /// The bytes without the ending.
     pub content: Vec<u8>,
     /// The line's own ending (LF, CR LF, CR or none).
-    pub ending: Vec<u8>,
+    pub ending: LineEnding,
     /// Set when the line is a `keyword = value` directive.
     pub directive: Option<Directive>,
 }
@@ -39,8 +75,8 @@ pub struct Line {
 /// Where a directive's keyword and values sit in its line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Directive {
-    /// The keyword.
-    pub keyword: String,
+    /// The keyword, as the keyword table spells it.
+    pub keyword: &'static str,
     /// Byte range of the value tokens (a trailing comment is outside it).
     pub values: Range<usize>,
 }
@@ -80,17 +116,17 @@ pub struct Document {
 
 impl Line {
     /// A line that is not a directive (blank, comment, brace).
-    pub fn plain(content: impl Into<Vec<u8>>, ending: &[u8]) -> Self {
+    pub fn plain(content: impl Into<Vec<u8>>, ending: LineEnding) -> Self {
         Line {
             content: content.into(),
-            ending: ending.to_vec(),
+            ending,
             directive: None,
         }
     }
 
     fn write_to(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.content);
-        out.extend_from_slice(&self.ending);
+        out.extend_from_slice(self.ending.bytes());
     }
 
     /// The blanks the line starts with, to indent new lines like their neighbours.
@@ -126,15 +162,14 @@ impl Document {
         out
     }
 
-    /// The line ending most of the file uses, for the lines shoal adds.
-    pub fn ending(&self) -> Vec<u8> {
-        fn first_ending(items: &[Item]) -> Option<Vec<u8>> {
+    /// The line ending the file uses first, for the lines shoal adds.
+    pub fn ending(&self) -> LineEnding {
+        fn first_ending(items: &[Item]) -> Option<LineEnding> {
             items.iter().find_map(|item| match item {
-                Item::Line(line) if !line.ending.is_empty() => Some(line.ending.clone()),
-                Item::Line(_) => None,
-                Item::Block(block) => Some(block.header.ending.clone()).filter(|e| !e.is_empty()),
+                Item::Line(line) => Some(line.ending).filter(|e| *e != LineEnding::None),
+                Item::Block(block) => Some(block.header.ending).filter(|e| *e != LineEnding::None),
             })
         }
-        first_ending(&self.items).unwrap_or_else(|| b"\n".to_vec())
+        first_ending(&self.items).unwrap_or(LineEnding::Lf)
     }
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use super::diagnostics::{self, Diagnostic};
-use super::document::{Block, BlockKind, Directive, Document, Item, Line};
+use super::document::{Block, BlockKind, Directive, Document, Item, Line, LineEnding};
 use super::keywords::{self, Arity, Keyword, Origin};
 use super::lexer::{RawLine, Token, split_lines, tokenize};
 use super::model::{Config, RealServer, VirtualServer};
@@ -166,7 +166,7 @@ impl Parser<'_> {
     }
 
     fn line(&mut self, number: usize, raw: RawLine) {
-        let line = Line::plain(raw.content, raw.ending);
+        let line = Line::plain(raw.content, LineEnding::of(raw.ending));
         let first = raw
             .content
             .iter()
@@ -524,11 +524,8 @@ impl Parser<'_> {
             },
         };
         self.diagnostics.extend(found);
-        if let Some(values) = range {
-            line.directive = Some(Directive {
-                keyword: tokens[0].text.to_string(),
-                values,
-            });
+        if let Some((keyword, values)) = range {
+            line.directive = Some(Directive { keyword, values });
         }
         self.push_item(Item::Line(line));
     }
@@ -595,15 +592,15 @@ struct Context<'a, 'r> {
     out: &'a mut Vec<Diagnostic>,
 }
 
-/// Reads one `keyword = values` line into `target`; returns the byte range of the
-/// values when it was accepted.
+/// Reads one `keyword = values` line into `target`; returns the keyword and the byte
+/// range of the values when it was accepted.
 fn apply<B>(
     table: &'static [Keyword<B>],
     target: &mut B,
     span: &mut BlockSpan,
     scope: Scope,
     c: Context,
-) -> Option<Range<usize>> {
+) -> Option<(&'static str, Range<usize>)> {
     let name = c.tokens[0].text;
     let at =
         |column: usize, message: String| Diagnostic::error(c.number, column, Some(name), message);
@@ -696,7 +693,7 @@ fn apply<B>(
     }
     let start = values.first().map_or(c.text.len(), |t| t.start);
     let end = values.last().map_or(c.text.len(), |t| t.end);
-    Some(start..end)
+    Some((keyword.name, start..end))
 }
 
 /// How many value tokens come before a trailing `# comment` that shoal tolerates.

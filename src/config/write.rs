@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::atomic::{AtomicWriteError, replace_file};
 use super::diagnostics::Diagnostic;
-use super::document::{Block, BlockKind, Directive, Document, Item, Line};
+use super::document::{Block, BlockKind, Directive, Document, Item, Line, LineEnding};
 use super::keywords::{self, Keyword};
 use super::model::{Config, RealServer, VirtualServer};
 use super::parse::parse;
@@ -82,7 +82,7 @@ pub fn update(
     let writer = Writer {
         ending: document.ending(),
     };
-    end_last_line(&mut items, &writer.ending);
+    end_last_line(&mut items, writer.ending);
     writer.directives(keywords::GLOBAL, &old.global, &new.global, &mut items, b"");
     writer.blocks(
         &mut items,
@@ -143,7 +143,7 @@ fn describe_difference(read: &Config, wanted: &Config) -> String {
 }
 
 /// Makes sure a line can follow the last line of the file.
-fn end_last_line(items: &mut [Item], ending: &[u8]) {
+fn end_last_line(items: &mut [Item], ending: LineEnding) {
     let last = match items.last_mut() {
         Some(Item::Line(line)) => line,
         Some(Item::Block(block)) => match block.close.as_mut() {
@@ -153,14 +153,14 @@ fn end_last_line(items: &mut [Item], ending: &[u8]) {
         },
         None => return,
     };
-    if last.ending.is_empty() {
-        last.ending = ending.to_vec();
+    if last.ending == LineEnding::None {
+        last.ending = ending;
     }
 }
 
 /// Closes a block the file ended in (Piranha accepts that), and the block it ended in
 /// in turn, so that what is written after it is not read as part of it.
-fn close_open_block(block: &mut Block, ending: &[u8]) {
+fn close_open_block(block: &mut Block, ending: LineEnding) {
     if block.close.is_some() {
         return;
     }
@@ -168,8 +168,8 @@ fn close_open_block(block: &mut Block, ending: &[u8]) {
         close_open_block(inner, ending);
     }
     if block.items.is_empty() {
-        if block.header.ending.is_empty() {
-            block.header.ending = ending.to_vec();
+        if block.header.ending == LineEnding::None {
+            block.header.ending = ending;
         }
     } else {
         end_last_line(&mut block.items, ending);
@@ -219,7 +219,7 @@ impl BlockModel for RealServer {
 }
 
 struct Writer {
-    ending: Vec<u8>,
+    ending: LineEnding,
 }
 
 fn is_directive(item: &Item, keyword: &str) -> bool {
@@ -246,10 +246,10 @@ fn deeper(indent: &[u8]) -> Vec<u8> {
 
 impl Writer {
     fn line(&self, content: Vec<u8>) -> Line {
-        Line::plain(content, &self.ending)
+        Line::plain(content, self.ending)
     }
 
-    fn directive_line(&self, indent: &[u8], keyword: &str, values: &[String]) -> Line {
+    fn directive_line(&self, indent: &[u8], keyword: &'static str, values: &[String]) -> Line {
         let mut content = indent.to_vec();
         content.extend_from_slice(keyword.as_bytes());
         content.extend_from_slice(b" = ");
@@ -258,7 +258,7 @@ impl Writer {
         let end = content.len();
         let mut line = self.line(content);
         line.directive = Some(Directive {
-            keyword: keyword.to_string(),
+            keyword,
             values: start..end,
         });
         line
@@ -377,7 +377,7 @@ impl Writer {
         let followed = out.len().saturating_sub(1);
         for item in &mut out[..followed] {
             if let Item::Block(block) = item {
-                close_open_block(block, &self.ending);
+                close_open_block(block, self.ending);
             }
         }
         *items = out;
@@ -403,7 +403,7 @@ impl Writer {
             new.servers(),
             &inner,
         );
-        close_open_block(&mut block, &self.ending);
+        close_open_block(&mut block, self.ending);
         block
     }
 
