@@ -75,23 +75,9 @@ pub fn status(args: &StatusArgs) -> ExitCode {
     if let Some(e) = &report.kernel_error {
         println!("kernel table unreadable: {e}");
     }
-    let names = |state: &crate::ipvs::types::ServiceState| {
-        let index = report
-            .services
-            .iter()
-            .position(|s| s.service.key == state.service.key);
-        let names = index
-            .and_then(|i| report.names.get(i))
-            .cloned()
-            .unwrap_or_default();
-        render::Names {
-            service: names.service,
-            servers: names.servers,
-        }
-    };
     print!(
         "{}",
-        render::table(report.info.as_ref(), &report.services, &names)
+        render::table(report.info.as_ref(), &report.services, &report.names)
     );
     ExitCode::SUCCESS
 }

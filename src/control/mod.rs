@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::ipvs::render::Names;
 use crate::ipvs::types::{Info, Operation, ServiceState};
 
 /// Where the daemon listens unless told otherwise.
@@ -55,18 +56,9 @@ pub struct StatusReport {
     /// The kernel table (or, in a dry run, the table the daemon would program).
     pub services: Vec<ServiceState>,
     /// lvs.cf names: one entry per service in `services`.
-    pub names: Vec<ServiceNames>,
+    pub names: Vec<Names>,
     /// Why the kernel could not be read, if it could not.
     pub kernel_error: Option<String>,
-}
-
-/// The lvs.cf names of a kernel service and its destinations.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ServiceNames {
-    /// The virtual server, if the service is one of the configuration's.
-    pub service: Option<String>,
-    /// The real servers, by destination index.
-    pub servers: Vec<Option<String>>,
 }
 
 /// The outcome of a reload.

@@ -19,11 +19,12 @@ use tracing::{error, info, warn};
 
 use crate::config::resolve::SystemResolver;
 use crate::config::{self, KernelFeatures, Loaded, Severity};
-use crate::control::{ReloadReport, Request, Response, ServiceNames, StatusReport};
+use crate::control::{ReloadReport, Request, Response, StatusReport};
 use crate::ipvs::client::IpvsError;
 use crate::ipvs::reconcile::{
     DesiredService, DesiredTable, desired_table, diff, diff_sync_daemons, diff_timeouts,
 };
+use crate::ipvs::render::Names;
 use crate::ipvs::types::{
     DestinationState, Operation, ServiceKey, ServiceState, SyncDaemon, SyncState,
 };
@@ -263,29 +264,35 @@ impl Supervisor {
         }
     }
 
-    fn names(&self, state: &ServiceState) -> ServiceNames {
-        let Some(desired) = self
+    /// The lvs.cf names of each kernel service and its real servers, for `status`.
+    fn names(&self, services: &[ServiceState]) -> Vec<Names> {
+        let desired: HashMap<ServiceKey, &DesiredService> = self
             .desired
             .services
             .iter()
-            .find(|d| d.service.key == state.service.key)
-        else {
-            return ServiceNames::default();
-        };
-        ServiceNames {
-            service: Some(desired.name.clone()),
-            servers: state
-                .destinations
-                .iter()
-                .map(|d| {
-                    desired
+            .map(|d| (d.service.key, d))
+            .collect();
+        services
+            .iter()
+            .map(|state| {
+                let Some(desired) = desired.get(&state.service.key) else {
+                    return Names::default();
+                };
+                let servers: HashMap<_, &str> = desired
+                    .destinations
+                    .iter()
+                    .map(|w| (w.destination.id(), w.name.as_str()))
+                    .collect();
+                Names {
+                    service: Some(desired.name.clone()),
+                    servers: state
                         .destinations
                         .iter()
-                        .find(|w| w.destination.id() == d.destination.id())
-                        .map(|w| w.name.clone())
-                })
-                .collect(),
-        }
+                        .map(|d| servers.get(&d.destination.id()).map(|n| n.to_string()))
+                        .collect(),
+                }
+            })
+            .collect()
     }
 
     fn status(&mut self) -> StatusReport {
@@ -299,7 +306,7 @@ impl Supervisor {
             lvs_cf: self.options.lvs_cf.clone(),
             serial_no: self.loaded.config.global.serial_no,
             info: self.kernel.info().ok(),
-            names: services.iter().map(|s| self.names(s)).collect(),
+            names: self.names(&services),
             services,
             kernel_error,
         }

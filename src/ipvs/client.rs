@@ -2,7 +2,6 @@
 //! requests per send, every acknowledgement matched to its request.
 
 use std::io::Cursor;
-use std::net::IpAddr;
 
 use neli::consts::nl::{NlmF, Nlmsg, NlmsgerrAttr};
 use neli::consts::socket::{Msg, NlFamily};
@@ -524,11 +523,6 @@ fn parse_reply(bytes: &[u8]) -> Result<Reply, IpvsError> {
         NlPayload::Payload(genl) => Body::Payload(genl.clone()),
     };
     Ok(Reply { seq, body })
-}
-
-/// A destination id in errors.
-pub fn destination_text(address: IpAddr, port: u16) -> String {
-    super::types::socket_text(address, port)
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 
 use std::net::Ipv4Addr;
 
+use serde::{Deserialize, Serialize};
+
 use super::types::{Family, Info, Service, ServiceFlags, ServiceKey, ServiceState};
 
 /// The three header lines of `ipvsadm -Ln`.
@@ -71,8 +73,9 @@ pub fn service_line(s: &Service) -> String {
     words.join(" ")
 }
 
-/// The lvs.cf names of a service and of its real servers (by destination index).
-#[derive(Debug, Clone, Default)]
+/// The lvs.cf names of a service and of its real servers (by destination index); the
+/// daemon sends them beside the table on the control socket.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Names {
     /// The virtual server's name.
     pub service: Option<String>,
@@ -80,24 +83,21 @@ pub struct Names {
     pub servers: Vec<Option<String>>,
 }
 
-/// The whole table; `names` gives the lvs.cf name of a service and of each of its real
+/// The whole table; `names[i]`, when present, gives the lvs.cf name of a service and of each of its real
 /// servers (by index), shown after the line when known.
-pub fn table(
-    info: Option<&Info>,
-    services: &[ServiceState],
-    names: &dyn Fn(&ServiceState) -> Names,
-) -> String {
+pub fn table(info: Option<&Info>, services: &[ServiceState], names: &[Names]) -> String {
     let mut out = header(info);
-    let mut sorted: Vec<&ServiceState> = services.iter().collect();
-    sorted.sort_by_key(|s| s.service.key);
-    for state in sorted {
-        let Names {
-            service: service_name,
-            servers: server_names,
-        } = names(state);
+    let unnamed = Names::default();
+    let mut sorted: Vec<(&ServiceState, &Names)> = services
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s, names.get(i).unwrap_or(&unnamed)))
+        .collect();
+    sorted.sort_by_key(|(s, _)| s.service.key);
+    for (state, names) in sorted {
         out.push_str(&with_name(
             service_line(&state.service),
-            service_name.as_deref(),
+            names.service.as_deref(),
         ));
         let mut destinations: Vec<(usize, _)> = state.destinations.iter().enumerate().collect();
         destinations.sort_by_key(|(_, d)| d.destination.id());
@@ -110,8 +110,8 @@ pub fn table(
                 d.active_connections,
                 d.inactive_connections
             );
-            let name = server_names.get(index).cloned().flatten();
-            out.push_str(&with_name(line, name.as_deref()));
+            let name = names.servers.get(index).and_then(|n| n.as_deref());
+            out.push_str(&with_name(line, name));
         }
     }
     out
@@ -164,10 +164,11 @@ mod tests {
                 stats: Stats::default(),
             }],
         };
-        let text = table(None, &[state], &|_| Names {
+        let names = [Names {
             service: Some("http".into()),
             servers: vec![Some("web1".into())],
-        });
+        }];
+        let text = table(None, &[state], &names);
         let lines: Vec<&str> = text.lines().skip(3).collect();
         assert_eq!(
             lines,
