@@ -8,7 +8,7 @@
 mod addresses;
 mod kernel;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -315,13 +315,13 @@ impl Supervisor {
     /// Removes what this configuration put in the kernel (its services and its sync
     /// daemon); services it does not own stay.
     async fn shutdown(&mut self) {
-        let owned: Vec<ServiceKey> = self
+        let owned: HashSet<ServiceKey> = self
             .desired
             .services
             .iter()
             .map(|d| d.service.key)
             .collect();
-        let present = self.kernel.table().unwrap_or_default();
+        let present = self.kernel.services().unwrap_or_default();
         let mut operations: Vec<Operation> = present
             .iter()
             .map(|s| s.service.key)
