@@ -9,5 +9,6 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod health;
 pub mod ipvs;
 pub mod net;
