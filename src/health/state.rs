@@ -405,6 +405,11 @@ impl PairState {
         self.next_weight_tick
     }
 
+    /// Whether a weight tick is due at `now`.
+    pub fn weight_tick_due(&self, now: Instant) -> bool {
+        self.next_weight_tick.is_some_and(|due| now >= due)
+    }
+
     /// Whether the next weight tick wants a load reading (slow start is over and
     /// `load_monitor` is on), so the monitor reads the load only when it is used.
     pub fn wants_load(&self) -> bool {
