@@ -495,7 +495,7 @@ async fn program_without_expect_is_judged_by_its_exit_status() {
 #[tokio::test]
 async fn program_that_cannot_run_fails() {
     let result = run(&program("/nonexistent/check %h", Some("OK")), loopback(1)).await;
-    assert_fail(&result, "cannot run the program");
+    assert_fail(&result, "cannot run '/nonexistent/check'");
 }
 
 #[tokio::test]
@@ -608,5 +608,93 @@ async fn probes_refuse_unspecified_addresses_and_port_zero() {
     assert!(
         !result.passed && result.detail.contains("no port"),
         "{result:?}"
+    );
+}
+
+// shoal nanny
+
+async fn nanny(flags: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .arg("nanny")
+        .args(flags)
+        .output()
+        .await
+        .expect("shoal runs")
+}
+
+#[tokio::test]
+async fn nanny_prints_one_line_per_probe_and_exits_by_the_last_verdict() {
+    let (address, mut requests) = tcp_server(Behaviour::answer(6, "+PONG\r\n")).await;
+    let port = address.port().to_string();
+    let flags = [
+        "--address",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--send",
+        "PING\\r\\n",
+        "--expect",
+        "+PONG",
+        "--timeout",
+        "0.2",
+        "--count",
+        "2",
+    ];
+    let output = nanny(&flags).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    for line in lines {
+        assert!(line.starts_with(&format!("pass {address} tcp ")), "{line}");
+        assert!(line.contains("got \"+PONG\""), "{line}");
+    }
+    // The escapes were decoded before sending, as lvs.cf's are.
+    assert_eq!(requests.recv().await.as_deref(), Some(&b"PING\r\n"[..]));
+
+    let closed = closed_port().await.port().to_string();
+    let output = nanny(&[
+        "--address",
+        "127.0.0.1",
+        "--port",
+        &closed,
+        "--timeout",
+        "0.2",
+        "--count",
+        "1",
+    ])
+    .await;
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.starts_with("FAIL 127.0.0.1:"), "{stdout}");
+    assert!(stdout.contains("refused"), "{stdout}");
+}
+
+#[tokio::test]
+async fn nanny_runs_protocol_checks_too() {
+    let address = udp_server(dns_answer).await;
+    let port = address.port().to_string();
+    let output = nanny(&[
+        "--address",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--monitor",
+        "dns",
+        "--dns-name",
+        "missing.example.org",
+        "--dns-rcode",
+        "NXDOMAIN",
+        "--timeout",
+        "0.3",
+        "--count",
+        "1",
+    ])
+    .await;
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.starts_with(&format!("pass {address} dns ")),
+        "{stdout}"
     );
 }

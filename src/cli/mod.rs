@@ -3,6 +3,7 @@
 
 mod check;
 mod daemon;
+mod nanny;
 mod send_arp;
 
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub use nanny::NannyArgs;
 pub use send_arp::SendArpArgs;
 
 /// Piranha's default place for lvs.cf, so a migrated node needs no flags.
@@ -38,6 +40,9 @@ pub enum Command {
     /// Announce an address: gratuitous ARP (IPv4) or unsolicited neighbour advertisement
     /// (IPv6), as Piranha's send_arp.
     SendArp(SendArpArgs),
+    /// Run one health check in the foreground and print each probe (Piranha's nanny,
+    /// for debugging a check).
+    Nanny(Box<NannyArgs>),
 }
 
 /// Arguments of `shoal run`.
@@ -105,5 +110,6 @@ pub fn main() -> ExitCode {
         Command::Status(args) => daemon::status(&args),
         Command::Reload(args) => daemon::reload(&args),
         Command::SendArp(args) => send_arp::run(&args),
+        Command::Nanny(args) => nanny::run(&args),
     }
 }

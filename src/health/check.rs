@@ -52,8 +52,10 @@ pub enum Check {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct Exchange {
     /// Bytes written after connecting (`send`, escapes already decoded by the parser).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub send: Option<String>,
     /// What the reply must look like; `None` for a connect-only check.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expect: Option<Expect>,
 }
 

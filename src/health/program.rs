@@ -61,7 +61,7 @@ pub async fn probe(check: &ProgramCheck, target: Target, progress: &Progress) ->
         .process_group(0)
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| ProbeError::io("cannot run the program", e))?;
+        .map_err(|e| ProbeError::Config(format!("cannot run '{program}': {e}")))?;
     // Declared after the child, so dropped first: the group dies before the leader is
     // killed and reaped by tokio, even when the timeout drops this future.
     let _group = child.id().map(ProcessGroup);

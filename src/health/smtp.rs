@@ -75,9 +75,10 @@ async fn read_greeting(stream: &mut TcpStream) -> Result<Greeting, ProbeError> {
             .await
             .map_err(|e| ProbeError::io("read", e))?;
         if n == 0 {
-            return Err(ProbeError::Mismatch(match received.is_empty() {
-                true => "closed without a greeting".to_string(),
-                false => format!("closed after {}", show(&received)),
+            return Err(ProbeError::Mismatch(if received.is_empty() {
+                "closed without a greeting".to_string()
+            } else {
+                format!("closed after {}", show(&received))
             }));
         }
         received.extend_from_slice(&chunk[..n]);
