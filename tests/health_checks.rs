@@ -209,6 +209,33 @@ async fn for_server_builds_the_check_the_probe_runs() {
     );
 }
 
+#[tokio::test]
+async fn sctp_connect_passes_on_a_listening_port_when_the_kernel_has_sctp() {
+    use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+    let check = Check::Sctp(Exchange::default());
+    let socket = Socket::new(
+        Domain::IPV4,
+        Type::STREAM,
+        Some(Protocol::from(libc::IPPROTO_SCTP)),
+    );
+    let Ok(socket) = socket else {
+        // Without SCTP in the kernel the probe still ends with a clear failure.
+        assert_fail(&run(&check, loopback(9)).await, "connect: ");
+        println!("skipped the passing case: this kernel has no SCTP");
+        return;
+    };
+    socket.bind(&SockAddr::from(loopback(0))).expect("bind");
+    socket.listen(16).expect("listen");
+    let address = socket
+        .local_addr()
+        .expect("address")
+        .as_socket()
+        .expect("inet");
+    assert_pass(&run(&check, address).await);
+    drop(socket);
+    assert!(!run(&check, address).await.passed);
+}
+
 // UDP
 
 fn udp(send: Option<&str>, expect: Option<Expect>) -> Check {
@@ -473,6 +500,13 @@ async fn program_output_must_equal_expect_with_h_and_p_substituted() {
         &run(&check, loopback(9090)).await,
         "printed \"127.0.0.1:9090\"",
     );
+}
+
+#[tokio::test]
+async fn program_output_loses_only_a_trailing_newline() {
+    assert_pass(&run(&program("printf OK", Some("OK")), loopback(1)).await);
+    let two_lines = program("printf OK\\n\\n", Some("OK"));
+    assert_fail(&run(&two_lines, loopback(1)).await, "printed \"OK\\n\"");
 }
 
 #[tokio::test]
