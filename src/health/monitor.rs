@@ -40,7 +40,7 @@ use super::state::{
     parse_load_average,
 };
 use super::{ProbeResult, Target};
-use crate::config::model::LoadMonitor;
+use crate::config::model::{Config, LoadMonitor, RealServer, VirtualServer};
 
 /// Extra time a probe gets beyond its own timeout before the monitor gives up on it: the
 /// probe is meant to bound itself, so hitting this means the checker is broken.
@@ -231,6 +231,29 @@ pub struct PairSpec {
     pub adopted_weight: Option<u32>,
 }
 
+impl PairSpec {
+    /// The pair for `rs` inside `vs` as lvs.cf describes it (Piranha's check rules from
+    /// [`Check::for_server`]); `rsh_command` is the global one, for `load_monitor = uptime`.
+    pub fn from_config(
+        service: ServiceId,
+        vs: &VirtualServer,
+        rs: &RealServer,
+        rsh_command: &str,
+    ) -> Self {
+        let (check, target) = Check::for_server(vs, rs);
+        PairSpec {
+            service,
+            server: ServerId::from(rs.name.as_str()),
+            check,
+            target,
+            timeout: vs.timeout,
+            config: PairConfig::from_config(vs, rs),
+            load: LoadSource::from_config(&vs.load_monitor, rsh_command),
+            adopted_weight: None,
+        }
+    }
+}
+
 /// Everything to monitor: the pairs, and the virtual servers that have a sorry server.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MonitorSet {
@@ -238,6 +261,30 @@ pub struct MonitorSet {
     pub pairs: Vec<PairSpec>,
     /// Virtual servers with a `sorry_server` (decided by [`SorryServer`]).
     pub sorry_services: Vec<ServiceId>,
+}
+
+impl MonitorSet {
+    /// Every active real server (with an address) of every active virtual server, as Piranha's
+    /// lvsd started a nanny for each; `adopted_weight` is left unset for the caller to fill.
+    pub fn from_config(config: &Config) -> Self {
+        let mut set = MonitorSet::default();
+        let rsh = config.global.rsh_command.as_str();
+        for vs in config.virtual_servers.iter().filter(|vs| vs.active) {
+            let service = ServiceId::from(vs.name.as_str());
+            if vs.sorry_server.is_some() {
+                set.sorry_services.push(service.clone());
+            }
+            let servers = vs
+                .servers
+                .iter()
+                .filter(|rs| rs.active && rs.address.is_some());
+            for rs in servers {
+                set.pairs
+                    .push(PairSpec::from_config(service.clone(), vs, rs, rsh));
+            }
+        }
+        set
+    }
 }
 
 /// What the monitors tell the supervisor: a change of what the kernel should have.
@@ -309,12 +356,14 @@ impl GroupKey {
         }
     }
 
-    /// The first probe's offset in the interval: a hash, so it is stable and spread.
+    /// The first probe's offset in the interval: a hash, so it is stable and spread, in
+    /// whole milliseconds (the timer's resolution, so an offset never rounds up into the
+    /// next interval).
     fn first_probe(&self, now: Instant) -> Instant {
         let mut hasher = DefaultHasher::new();
         self.hash(&mut hasher);
-        let nanos = u64::try_from(self.interval.as_nanos()).unwrap_or(u64::MAX);
-        now + Duration::from_nanos(hasher.finish() % nanos.max(1))
+        let millis = u64::try_from(self.interval.as_millis()).unwrap_or(u64::MAX);
+        now + Duration::from_millis(hasher.finish() % millis.max(1))
     }
 }
 
@@ -447,8 +496,9 @@ impl<P: Prober> Monitors<P> {
         if let Some(desired) = entry.state.set_override(operator) {
             let detail = format!("operator override: {operator:?}");
             send_server_event(events, &key, &entry.state, desired, detail);
-            refresh_sorry(&mut registry.services, &registry.pairs, service, events);
         }
+        // Also without a change: an override gives a pending pair its verdict.
+        refresh_sorry(&mut registry.services, &registry.pairs, service, events);
         Ok(entry_desired(&registry.pairs, &key))
     }
 
@@ -666,8 +716,13 @@ impl Registry {
             let Some(entry) = pairs.get_mut(key) else {
                 continue;
             };
-            if let Some(desired) = entry.state.on_result(result, now) {
+            // A first verdict can decide the sorry server even without a change.
+            let was_pending = entry.state.is_pending();
+            let change = entry.state.on_result(result, now);
+            if let Some(desired) = change {
                 send_server_event(events, key, &entry.state, desired, result.detail.clone());
+            }
+            if change.is_some() || was_pending {
                 changed.push(key.0.clone());
             }
         }
