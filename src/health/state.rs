@@ -8,7 +8,7 @@
 //! The rules (SPEC 5.1, piranha-facts 1.5, and the corpus `.ipvsadm-log` files):
 //!
 //! - **Start.** A pair starts out of the table ([`Health::Unknown`]) and is added at its
-//!   first passing probe, without waiting for `reentry`: Piranha's lvsd flushes the table
+//!   first passing probe, without waiting for `reentry` (or `rise`): Piranha's lvsd flushes the table
 //!   and every nanny adds its server about half a second after it starts (the corpus logs
 //!   show `-a ... -w 1` within a second, with `reentry` 15 s and 180 s). A failure before
 //!   the first pass makes it [`Health::Down`], and from then on it has to earn re-entry.
@@ -475,14 +475,14 @@ impl PairState {
         match self.phase {
             Phase::Serving if self.consecutive_failures >= self.config.fall() => self.leave(),
             Phase::Serving => {
-                self.weight = if self.weight >= old_weight {
+                self.weight = if old_weight == 0 {
+                    // From "no new connections" to a weight: a slow start, as an entry.
+                    self.config.initial_weight()
+                } else if self.weight >= old_weight {
                     self.config.weight
                 } else {
                     self.weight.min(self.config.weight)
                 };
-                if self.weight == 0 && self.config.weight > 0 {
-                    self.weight = self.config.initial_weight();
-                }
                 if self.next_weight_tick.is_none() || !self.needs_ticks() {
                     self.schedule_tick_from(now);
                 }
@@ -784,6 +784,15 @@ mod tests {
         assert_eq!(state.health(), Health::Failing);
         failing.fall = 1;
         assert_eq!(state.reconfigure(failing, t0), Some(Desired::Absent));
+        // From weight 0 to a weight: slow start from its first step.
+        let mut state = PairState::adopted(config(0), 0, t0);
+        assert_eq!(state.desired(), Desired::Weight(0));
+        assert_eq!(state.reconfigure(config(64), t0), Some(Desired::Weight(2)));
+        assert_eq!(state.next_weight_tick(), Some(t0 + WEIGHT_TICK_FLOOR));
+        // Halfway through slow start, a lower weight caps it.
+        let mut state = PairState::adopted(config(64), 16, t0);
+        assert_eq!(state.reconfigure(config(8), t0), Some(Desired::Weight(8)));
+        assert_eq!(state.next_weight_tick(), None);
     }
 
     #[test]
