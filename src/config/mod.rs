@@ -9,6 +9,7 @@
 pub mod atomic;
 pub mod diagnostics;
 pub mod document;
+pub mod incremental;
 pub mod keywords;
 pub mod lexer;
 pub mod model;
@@ -26,7 +27,7 @@ pub use validate::KernelFeatures;
 
 /// A checked lvs.cf: what the rest of shoal works from, and what the writer needs to
 /// put a change back into the same file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Loaded {
     /// The typed model.
     pub config: Config,
@@ -38,6 +39,12 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
     /// The bytes it was read from, to detect concurrent edits before a write.
     pub source: Vec<u8>,
+    /// Where each top-level item starts, so a reload can re-read only what changed.
+    outline: incremental::Outline,
+    /// The parser's findings alone.
+    parse_findings: Vec<Diagnostic>,
+    /// Validation's findings, kept apart per virtual server (empty after parse errors).
+    findings: validate::Findings,
 }
 
 impl Loaded {
@@ -59,17 +66,32 @@ impl Loaded {
 /// a well-formed file, so a skipped line never causes a misleading follow-up error.
 pub fn check(bytes: &[u8], resolver: &dyn resolve::Resolver, kernel: &KernelFeatures) -> Loaded {
     let parsed = parse::parse(bytes, resolver);
-    let mut diagnostics = parsed.diagnostics.clone();
-    if !parsed.has_errors() {
-        diagnostics.extend(validate::validate(&parsed.config, &parsed.spans, kernel));
-        diagnostics::sort(&mut diagnostics);
-    }
-    Loaded {
+    let findings = match parsed.has_errors() {
+        true => validate::Findings::default(),
+        false => validate::validate_parts(&parsed.config, &parsed.spans, kernel),
+    };
+    let mut loaded = Loaded {
+        outline: incremental::Outline::of(&parsed.document.items),
         config: parsed.config,
         document: parsed.document,
         spans: parsed.spans,
-        diagnostics,
+        diagnostics: Vec::new(),
         source: bytes.to_vec(),
+        parse_findings: parsed.diagnostics,
+        findings,
+    };
+    loaded.diagnostics = loaded.assemble_diagnostics();
+    loaded
+}
+
+impl Loaded {
+    /// Every finding in file order: the parser's, then validation's, as one list.
+    fn assemble_diagnostics(&self) -> Vec<Diagnostic> {
+        let mut all = self.parse_findings.clone();
+        all.extend(self.findings.whole_file.iter().cloned());
+        all.extend(self.findings.per_virtual.iter().flatten().cloned());
+        diagnostics::sort(&mut all);
+        all
     }
 }
 

@@ -100,6 +100,22 @@ struct Parser<'r> {
 
 /// Parses lvs.cf bytes. Host names are resolved through `resolver`, once.
 pub fn parse(bytes: &[u8], resolver: &dyn Resolver) -> Parsed {
+    parse_lines(bytes, resolver, true, 1)
+}
+
+/// Parses a run of whole top-level blocks cut from a larger file (a reload re-reads only
+/// the blocks an edit touched); it may hold no setting at all, which a file may not.
+/// Lines are numbered from `first_line`, where the fragment sits in its file.
+pub fn parse_fragment(bytes: &[u8], resolver: &dyn Resolver, first_line: usize) -> Parsed {
+    parse_lines(bytes, resolver, false, first_line)
+}
+
+fn parse_lines(
+    bytes: &[u8],
+    resolver: &dyn Resolver,
+    whole_file: bool,
+    first_line: usize,
+) -> Parsed {
     let mut parser = Parser {
         cx: ParseContext {
             resolver,
@@ -116,9 +132,9 @@ pub fn parse(bytes: &[u8], resolver: &dyn Resolver) -> Parsed {
         closed_early: 0,
     };
     for (index, raw) in split_lines(bytes).into_iter().enumerate() {
-        parser.line(index + 1, raw);
+        parser.line(first_line + index, raw);
     }
-    parser.finish()
+    parser.finish(whole_file)
 }
 
 /// Byte ranges of the blank-separated words of a line, quotes not considered: enough
@@ -530,7 +546,7 @@ impl Parser<'_> {
         self.push_item(Item::Line(line));
     }
 
-    fn finish(mut self) -> Parsed {
+    fn finish(mut self, whole_file: bool) -> Parsed {
         while let Some(open) = self.stack.pop() {
             let keyword = open.block.kind.keyword();
             let message = format!(
@@ -540,7 +556,7 @@ impl Parser<'_> {
             self.warning(open.span.line, 0, Some(keyword), message);
             self.attach(open);
         }
-        if !self.saw_setting {
+        if whole_file && !self.saw_setting {
             self.error(
                 0,
                 0,

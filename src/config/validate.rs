@@ -57,12 +57,23 @@ impl KernelFeatures {
     }
 }
 
-struct Findings<'a> {
+struct Found<'a> {
     spans: &'a Spans,
     out: Vec<Diagnostic>,
 }
 
-impl<'a> Findings<'a> {
+impl Found<'static> {
+    /// For checks that read only the blocks they are given, not the file's places.
+    fn detached() -> Self {
+        static NO_SPANS: std::sync::LazyLock<Spans> = std::sync::LazyLock::new(Spans::default);
+        Found {
+            spans: &NO_SPANS,
+            out: Vec::new(),
+        }
+    }
+}
+
+impl<'a> Found<'a> {
     fn error(&mut self, (line, column): (usize, usize), keyword: &str, message: String) {
         self.out
             .push(Diagnostic::error(line, column, Some(keyword), message));
@@ -72,36 +83,100 @@ impl<'a> Findings<'a> {
         self.out
             .push(Diagnostic::warning(line, column, Some(keyword), message));
     }
+}
 
-    /// The places of one virtual server; a model edited after parsing (the web UI)
-    /// may have more virtual servers than the file had, and those have no places.
-    fn virtual_span(&self, index: usize) -> &'a BlockSpan {
-        static NOWHERE: std::sync::LazyLock<BlockSpan> =
-            std::sync::LazyLock::new(BlockSpan::default);
-        self.spans.virtual_servers.get(index).unwrap_or(&NOWHERE)
-    }
+/// The places of one virtual server; a model edited after parsing (the web UI) may have
+/// more virtual servers than the file had, and those have no places.
+fn virtual_span(spans: &Spans, index: usize) -> &BlockSpan {
+    static NOWHERE: std::sync::LazyLock<BlockSpan> = std::sync::LazyLock::new(BlockSpan::default);
+    spans.virtual_servers.get(index).unwrap_or(&NOWHERE)
 }
 
 /// Everything a careful administrator wants to know before deploying `config`.
 pub fn validate(config: &Config, spans: &Spans, kernel: &KernelFeatures) -> Vec<Diagnostic> {
-    let mut f = Findings {
+    let findings = validate_parts(config, spans, kernel);
+    let mut out = findings.whole_file;
+    out.extend(findings.per_virtual.into_iter().flatten());
+    out
+}
+
+/// The findings of [`validate`] kept apart by where they come from, so a reload that
+/// changed one virtual server re-checks that block alone and keeps the others' findings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Findings {
+    /// Global settings and the checks that compare virtual servers with each other.
+    pub whole_file: Vec<Diagnostic>,
+    /// One list per virtual server, in model order: what [`validate_virtual`] found.
+    pub per_virtual: Vec<Vec<Diagnostic>>,
+}
+
+/// [`validate`], keeping the findings of each virtual server apart.
+pub fn validate_parts(config: &Config, spans: &Spans, kernel: &KernelFeatures) -> Findings {
+    let per_virtual = config
+        .virtual_servers
+        .iter()
+        .enumerate()
+        .map(|(index, vs)| validate_virtual(config, vs, virtual_span(spans, index), kernel))
+        .collect();
+    Findings {
+        whole_file: validate_whole_file(config, spans),
+        per_virtual,
+    }
+}
+
+/// The checks that are not about one virtual server alone: global settings, and the
+/// virtual servers compared with each other.
+pub fn validate_whole_file(config: &Config, spans: &Spans) -> Vec<Diagnostic> {
+    let mut f = Found {
         spans,
         out: Vec::new(),
     };
     check_global(config, &mut f);
-    check_names(config, &mut f);
-    check_service_keys(config, &mut f);
-    check_fwmark_persistence(config, &mut f);
-    for (index, vs) in config.virtual_servers.iter().enumerate() {
-        let span = f.virtual_span(index);
-        check_virtual(config, vs, span, kernel, &mut f);
-        check_monitor(vs, span, &mut f);
-        check_servers(config, vs, span, &mut f);
-    }
+    let blocks: Vec<Placed> = config
+        .virtual_servers
+        .iter()
+        .enumerate()
+        .map(|(index, vs)| (vs, virtual_span(spans, index)))
+        .collect();
+    check_between(&blocks, &mut f);
     f.out
 }
 
-fn check_global(config: &Config, f: &mut Findings) {
+/// A virtual server and where it was written.
+pub type Placed<'a> = (&'a VirtualServer, &'a BlockSpan);
+
+/// The checks that compare virtual servers with each other: unique names, one active
+/// block per kernel service, one persistence per firewall mark. `blocks` may be a view
+/// of a configuration being assembled, so a reload can ask before building it.
+pub fn check_between_blocks(blocks: &[Placed]) -> Vec<Diagnostic> {
+    let mut f = Found::detached();
+    check_between(blocks, &mut f);
+    f.out
+}
+
+fn check_between(blocks: &[Placed], f: &mut Found) {
+    check_names(blocks, f);
+    check_service_keys(blocks, f);
+    check_fwmark_persistence(blocks, f);
+}
+
+/// What one virtual server's own block gets wrong, given the global settings.
+pub fn validate_virtual(
+    config: &Config,
+    vs: &VirtualServer,
+    span: &BlockSpan,
+    kernel: &KernelFeatures,
+) -> Vec<Diagnostic> {
+    let mut f = Found::detached();
+    check_server_names(vs, span, &mut f);
+    check_fwmark_without_persistence(vs, span, &mut f);
+    check_virtual(config, vs, span, kernel, &mut f);
+    check_monitor(vs, span, &mut f);
+    check_servers(config, vs, span, &mut f);
+    f.out
+}
+
+fn check_global(config: &Config, f: &mut Found) {
     let g = &config.global;
     let at = |k: &str| f.spans.global.at(k);
     if g.backup_active && g.backup_address().is_none() {
@@ -178,19 +253,21 @@ fn check_global(config: &Config, f: &mut Findings) {
     }
 }
 
-fn check_names(config: &Config, f: &mut Findings) {
+fn check_names(blocks: &[Placed], f: &mut Found) {
     let mut seen: HashMap<&str, usize> = HashMap::new();
-    for (index, vs) in config.virtual_servers.iter().enumerate() {
-        let line = f.virtual_span(index).line;
+    for (vs, span) in blocks {
+        let line = span.line;
         if let Some(first) = seen.insert(&vs.name, line) {
             f.error((line, 0), "virtual", format!("virtual server name '{}' is used twice (first on line {first}); names must be unique", vs.name));
         }
-        let mut servers: HashMap<&str, usize> = HashMap::new();
-        let span = f.virtual_span(index);
-        for (rs, rs_span) in vs.servers.iter().zip(&span.servers) {
-            if let Some(first) = servers.insert(&rs.name, rs_span.line) {
-                f.error((rs_span.line, 0), "server", format!("real server name '{}' is used twice in virtual server '{}' (first on line {first})", rs.name, vs.name));
-            }
+    }
+}
+
+fn check_server_names(vs: &VirtualServer, span: &BlockSpan, f: &mut Found) {
+    let mut servers: HashMap<&str, usize> = HashMap::new();
+    for (rs, rs_span) in vs.servers.iter().zip(&span.servers) {
+        if let Some(first) = servers.insert(&rs.name, rs_span.line) {
+            f.error((rs_span.line, 0), "server", format!("real server name '{}' is used twice in virtual server '{}' (first on line {first})", rs.name, vs.name));
         }
     }
 }
@@ -214,9 +291,9 @@ fn service_key(vs: &VirtualServer) -> Option<ServiceKey> {
     }
 }
 
-fn check_service_keys(config: &Config, f: &mut Findings) {
+fn check_service_keys(blocks: &[Placed], f: &mut Found) {
     let mut seen: HashMap<ServiceKey, &str> = HashMap::new();
-    for (index, vs) in config.virtual_servers.iter().enumerate() {
+    for (vs, span) in blocks {
         if !vs.active {
             continue;
         }
@@ -228,21 +305,17 @@ fn check_service_keys(config: &Config, f: &mut Findings) {
                     ("address", format!("{address} {protocol} port {port}"))
                 }
             };
-            let place = f.virtual_span(index).at(keyword);
+            let place = span.at(keyword);
             f.error(place, keyword, format!("virtual servers '{first}' and '{}' are both active for the same service ({what})", vs.name));
         }
     }
 }
 
-fn check_fwmark_persistence(config: &Config, f: &mut Findings) {
+fn check_fwmark_persistence(blocks: &[Placed], f: &mut Found) {
     let mut first: HashMap<u32, &VirtualServer> = HashMap::new();
-    for (index, vs) in config.virtual_servers.iter().enumerate() {
+    for (vs, span) in blocks {
         if vs.fwmark == 0 {
             continue;
-        }
-        let span = f.virtual_span(index);
-        if vs.persistent.is_zero() {
-            f.warning(span.at("fwmark"), "fwmark", format!("fwmark {} without persistent: connections of one client may reach different real servers (the Red Hat guide sets persistence for firewall-mark services)", vs.fwmark));
         }
         match first.get(&vs.fwmark) {
             Some(other) if other.persistent != vs.persistent => f.error(
@@ -255,6 +328,12 @@ fn check_fwmark_persistence(config: &Config, f: &mut Findings) {
                 first.insert(vs.fwmark, vs);
             }
         }
+    }
+}
+
+fn check_fwmark_without_persistence(vs: &VirtualServer, span: &BlockSpan, f: &mut Found) {
+    if vs.fwmark != 0 && vs.persistent.is_zero() {
+        f.warning(span.at("fwmark"), "fwmark", format!("fwmark {} without persistent: connections of one client may reach different real servers (the Red Hat guide sets persistence for firewall-mark services)", vs.fwmark));
     }
 }
 
@@ -271,7 +350,7 @@ fn check_virtual(
     vs: &VirtualServer,
     span: &BlockSpan,
     kernel: &KernelFeatures,
-    f: &mut Findings,
+    f: &mut Found,
 ) {
     let vip = vs.address.as_ref().map(|a| a.address);
     if vs.active && vip.is_none() {
@@ -412,7 +491,7 @@ fn first_line(text: &str) -> &str {
         .trim()
 }
 
-fn check_monitor(vs: &VirtualServer, span: &BlockSpan, f: &mut Findings) {
+fn check_monitor(vs: &VirtualServer, span: &BlockSpan, f: &mut Found) {
     let kind = vs.monitor;
     let is_http = matches!(kind, Some(MonitorKind::Http | MonitorKind::Https));
     for keyword in [
@@ -472,7 +551,7 @@ fn check_monitor(vs: &VirtualServer, span: &BlockSpan, f: &mut Findings) {
     }
 }
 
-fn check_servers(config: &Config, vs: &VirtualServer, span: &BlockSpan, f: &mut Findings) {
+fn check_servers(config: &Config, vs: &VirtualServer, span: &BlockSpan, f: &mut Found) {
     let vip = vs.address.as_ref().map(|a| a.address);
     let empty = BlockSpan::default();
     for (index, rs) in vs.servers.iter().enumerate() {

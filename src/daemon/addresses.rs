@@ -9,7 +9,7 @@ use futures::stream::{self, StreamExt};
 
 use tracing::{info, warn};
 
-use crate::config::model::{Config, InterfaceAddress, Netmask, ServiceKind};
+use crate::config::model::{Config, InterfaceAddress, Netmask, ServiceKind, VirtualServer};
 use crate::net::garp::base_device;
 use crate::net::{AddressChange, AddressError, NetHandle, announce};
 
@@ -64,11 +64,7 @@ pub fn wanted(config: &Config) -> Vec<Floating> {
     if config.global.service == ServiceKind::Fos {
         return out;
     }
-    let vips = config
-        .virtual_servers
-        .iter()
-        .filter(|vs| vs.active)
-        .filter_map(|vs| vs.address.as_ref().map(|a| Floating::new(a, vs.vip_nmask)));
+    let vips = vips(&config.virtual_servers);
     let router = config
         .global
         .nat_router
@@ -81,6 +77,15 @@ pub fn wanted(config: &Config) -> Vec<Floating> {
         }
     }
     out
+}
+
+/// The VIPs some virtual servers want (before deduplication): a reload compares those of
+/// the blocks it re-read, before and after, to know whether addresses must change at all.
+pub fn vips(virtual_servers: &[VirtualServer]) -> impl Iterator<Item = Floating> + '_ {
+    virtual_servers
+        .iter()
+        .filter(|vs| vs.active)
+        .filter_map(|vs| vs.address.as_ref().map(|a| Floating::new(a, vs.vip_nmask)))
 }
 
 /// How many address changes are in flight at once: enough that thousands of VIPs are

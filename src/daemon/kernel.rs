@@ -14,6 +14,8 @@ pub trait Kernel {
     fn table(&mut self) -> Result<Vec<ServiceState>, IpvsError>;
     /// The services only (one dump), without their destinations.
     fn services(&mut self) -> Result<Vec<ServiceState>, IpvsError>;
+    /// One service without its destinations, `None` when the kernel has none with that key.
+    fn service(&mut self, key: &ServiceKey) -> Result<Option<ServiceState>, IpvsError>;
     /// The destinations of one service.
     fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<DestinationState>, IpvsError>;
     /// Global timeouts.
@@ -32,6 +34,9 @@ impl Kernel for IpvsClient {
     }
     fn services(&mut self) -> Result<Vec<ServiceState>, IpvsError> {
         IpvsClient::services(self)
+    }
+    fn service(&mut self, key: &ServiceKey) -> Result<Option<ServiceState>, IpvsError> {
+        IpvsClient::service(self, key)
     }
     fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<DestinationState>, IpvsError> {
         IpvsClient::destinations(self, key)
@@ -64,6 +69,9 @@ impl Kernel for DryRun {
         self.real
             .as_mut()
             .map_or(Ok(Vec::new()), IpvsClient::services)
+    }
+    fn service(&mut self, key: &ServiceKey) -> Result<Option<ServiceState>, IpvsError> {
+        self.real.as_mut().map_or(Ok(None), |c| c.service(key))
     }
     fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<DestinationState>, IpvsError> {
         self.real

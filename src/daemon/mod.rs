@@ -17,12 +17,15 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
+use crate::config::incremental::Change;
+use crate::config::model::{ServiceKind, VirtualServer};
 use crate::config::resolve::SystemResolver;
 use crate::config::{self, KernelFeatures, Loaded, Severity};
 use crate::control::{ReloadReport, Request, Response, StatusReport};
 use crate::ipvs::client::IpvsError;
 use crate::ipvs::reconcile::{
-    DesiredService, DesiredTable, desired_table, diff, diff_sync_daemons, diff_timeouts,
+    DesiredService, DesiredTable, configured_weight, desired_services_with, desired_table, diff,
+    diff_sync_daemons, diff_timeouts, wants_service,
 };
 use crate::ipvs::render::Names;
 use crate::ipvs::types::{
@@ -107,10 +110,11 @@ struct Supervisor {
     options: Options,
     loaded: Loaded,
     desired: DesiredTable,
-    /// The table the last reconcile left in the kernel, when it succeeded: a reload then
-    /// reads the destinations only of the services whose configuration changed, instead
-    /// of one dump per service (10,000 round trips for 10,000 services).
-    applied: Option<DesiredTable>,
+    /// Whether the kernel holds exactly `desired` for every service shoal manages: set by
+    /// a reconcile that sent everything without a refusal. A reload then reads from the
+    /// kernel only the services it changes (shoal is the table's only writer), instead
+    /// of listing 10,000 services and their real servers.
+    in_sync: bool,
     kernel: Box<dyn Kernel>,
     /// What the running kernel offers (its scheduler modules), read once at start.
     features: KernelFeatures,
@@ -120,17 +124,16 @@ struct Supervisor {
 impl Supervisor {
     /// The kernel table as far as the diff needs it: every service's settings from the
     /// kernel, and the destinations of each service whose configuration changed since
-    /// the last successful reconcile; an unchanged service's destinations are the ones
-    /// shoal programmed (shoal is the table's only writer).
-    fn current_table(&mut self) -> Result<Vec<ServiceState>, IpvsError> {
-        let Some(applied) = &self.applied else {
+    /// `before`, the table the kernel is known to hold (none: read them all).
+    fn current_table(
+        &mut self,
+        before: Option<&DesiredTable>,
+    ) -> Result<Vec<ServiceState>, IpvsError> {
+        let Some(before) = before else {
             return self.kernel.table();
         };
-        let before: HashMap<ServiceKey, &DesiredService> = applied
-            .services
-            .iter()
-            .map(|d| (d.service.key, d))
-            .collect();
+        let before: HashMap<ServiceKey, &DesiredService> =
+            before.services.iter().map(|d| (d.service.key, d)).collect();
         let now: HashMap<ServiceKey, &DesiredService> = self
             .desired
             .services
@@ -153,9 +156,21 @@ impl Supervisor {
         Ok(services)
     }
 
+    /// The kernel's state of the services with these keys, and their destinations.
+    fn read_services(&mut self, keys: &[ServiceKey]) -> Result<Vec<ServiceState>, IpvsError> {
+        let mut services = Vec::new();
+        for key in keys {
+            if let Some(mut state) = self.kernel.service(key)? {
+                state.destinations = self.kernel.destinations(key)?;
+                services.push(state);
+            }
+        }
+        Ok(services)
+    }
+
     /// Everything the kernel must change to match the configuration.
-    fn plan(&mut self) -> Result<Vec<Operation>, IpvsError> {
-        let current = self.current_table()?;
+    fn plan(&mut self, before: Option<&DesiredTable>) -> Result<Vec<Operation>, IpvsError> {
+        let current = self.current_table(before)?;
         let mut operations = diff(&self.desired, &current);
         if let Some(timeouts) = diff_timeouts(self.desired.timeouts, self.kernel.timeouts()?) {
             operations.push(timeouts);
@@ -195,20 +210,91 @@ impl Supervisor {
         }
     }
 
-    fn reconcile(&mut self) -> (Vec<Operation>, Vec<String>) {
-        match self.plan() {
+    /// Brings the whole kernel table to `desired`; `before` is what the kernel is known
+    /// to hold, when it is known.
+    fn reconcile(&mut self, before: Option<&DesiredTable>) -> (Vec<Operation>, Vec<String>) {
+        match self.plan(before) {
             Ok(operations) => {
                 let errors = self.apply(&operations);
-                let complete = errors.is_empty() && !self.options.dry_run;
-                self.applied = complete.then(|| self.desired.clone());
+                self.in_sync = errors.is_empty() && !self.options.dry_run;
                 (operations, errors)
             }
             Err(e) => {
-                self.applied = None;
+                self.in_sync = false;
                 error!("cannot read the kernel table: {e}");
                 (Vec::new(), vec![e.to_string()])
             }
         }
+    }
+
+    /// Brings the services of some blocks from `before` to `wanted`, reading from the
+    /// kernel those services alone.
+    fn reconcile_some(
+        &mut self,
+        wanted: &[DesiredService],
+        before: &[DesiredService],
+    ) -> (Vec<Operation>, Vec<String>) {
+        let mut seen = HashSet::new();
+        let keys: Vec<ServiceKey> = before
+            .iter()
+            .chain(wanted)
+            .map(|d| d.service.key)
+            .filter(|k| seen.insert(*k))
+            .collect();
+        let current = match self.read_services(&keys) {
+            Ok(current) => current,
+            Err(e) => {
+                self.in_sync = false;
+                error!("cannot read the kernel table: {e}");
+                return (Vec::new(), vec![e.to_string()]);
+            }
+        };
+        let table = DesiredTable {
+            services: wanted.to_vec(),
+            timeouts: self.desired.timeouts,
+        };
+        let operations = diff(&table, &current);
+        let errors = self.apply(&operations);
+        self.in_sync = errors.is_empty() && !self.options.dry_run;
+        (operations, errors)
+    }
+
+    /// Applies a reload that replaced the virtual servers `removed` at `at` with `added`
+    /// new ones; `None` when the running table cannot be patched in place (then the
+    /// whole table is compared).
+    fn reload_blocks(
+        &mut self,
+        at: usize,
+        removed: &[VirtualServer],
+        added: usize,
+    ) -> Option<(Vec<Operation>, Vec<String>, bool)> {
+        let config = &self.loaded.config;
+        if !self.in_sync || config.global.service == ServiceKind::Fos {
+            return None;
+        }
+        let replaced = at..at + added;
+        let position = config.virtual_servers[..at]
+            .iter()
+            .filter(|vs| wants_service(vs))
+            .count();
+        let old = position..position + removed.iter().filter(|vs| wants_service(vs)).count();
+        if old.end > self.desired.services.len() {
+            return None;
+        }
+        let wanted = desired_services_with(
+            &config.global,
+            &config.virtual_servers[replaced.clone()],
+            &|_, rs| Some(configured_weight(rs)),
+        );
+        let vips_changed =
+            !addresses::vips(removed).eq(addresses::vips(&config.virtual_servers[replaced]));
+        let before: Vec<DesiredService> = self
+            .desired
+            .services
+            .splice(old, wanted.iter().cloned())
+            .collect();
+        let (operations, errors) = self.reconcile_some(&wanted, &before);
+        Some((operations, errors, vips_changed))
     }
 
     fn garp(&self) -> (u32, std::time::Duration) {
@@ -223,37 +309,80 @@ impl Supervisor {
         self.addresses.converge(&wanted, announce_all, garp).await
     }
 
+    fn refuse_reload(&self, errors: Vec<String>) -> ReloadReport {
+        for e in &errors {
+            error!("{e}");
+        }
+        warn!("the new lvs.cf is invalid: the running configuration is kept");
+        ReloadReport {
+            applied: false,
+            serial_no: self.loaded.config.global.serial_no,
+            operations: Vec::new(),
+            errors,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Re-reads lvs.cf and applies the difference. An edit of some virtual servers is
+    /// re-read, checked and applied for those blocks alone; a file unchanged since the
+    /// last reload makes the whole kernel table be compared again (repairing edits made
+    /// by hand with ipvsadm).
     async fn reload(&mut self) -> ReloadReport {
         info!("reloading {}", self.options.lvs_cf.display());
         let started = std::time::Instant::now();
-        let loaded = match load(&self.options.lvs_cf, &self.features) {
-            Ok(loaded) => loaded,
-            Err(errors) => {
-                for e in &errors {
-                    error!("{e}");
-                }
-                warn!("the new lvs.cf is invalid: the running configuration is kept");
-                return ReloadReport {
-                    applied: false,
-                    serial_no: self.loaded.config.global.serial_no,
-                    operations: Vec::new(),
-                    errors,
-                    warnings: Vec::new(),
-                };
+        let shown = self.options.lvs_cf.display().to_string();
+        let bytes = match std::fs::read(&self.options.lvs_cf) {
+            Ok(bytes) => bytes,
+            Err(e) => return self.refuse_reload(vec![format!("cannot read {shown}: {e}")]),
+        };
+        let change = match self
+            .loaded
+            .update(bytes, &SystemResolver::new(), &self.features)
+        {
+            Ok(change) => change,
+            Err(refused) => {
+                let errors = refused
+                    .diagnostics
+                    .iter()
+                    .filter(|d| d.is_error())
+                    .map(|d| d.render(&shown))
+                    .collect();
+                return self.refuse_reload(errors);
             }
         };
-        let warnings = warnings(&loaded, &self.options.lvs_cf);
-        self.desired = desired_table(&loaded.config);
-        self.loaded = loaded;
+        let warnings = warnings(&self.loaded, &self.options.lvs_cf);
         let checked = started.elapsed();
-        let (operations, mut errors) = self.reconcile();
-        errors.extend(self.plumb(false).await);
+        let patched = match &change {
+            Change::Virtual { at, removed, added } => self.reload_blocks(*at, removed, *added),
+            _ => None,
+        };
+        let (operations, mut errors, vips_changed) = match patched {
+            Some(patched) => patched,
+            None => {
+                let before =
+                    std::mem::replace(&mut self.desired, desired_table(&self.loaded.config));
+                let known = match change {
+                    Change::Unchanged => None,
+                    _ => self.in_sync.then_some(&before),
+                };
+                let (operations, errors) = self.reconcile(known);
+                (operations, errors, true)
+            }
+        };
+        if vips_changed {
+            errors.extend(self.plumb(false).await);
+        }
         info!(
-            "reload done: {} operations, serial_no {}, in {:.1} ms ({:.1} ms reading and checking lvs.cf)",
+            "reload done: {} operations, serial_no {}, in {:.1} ms ({:.1} ms reading and checking lvs.cf, {})",
             operations.len(),
             self.loaded.config.global.serial_no,
             started.elapsed().as_secs_f64() * 1000.0,
-            checked.as_secs_f64() * 1000.0
+            checked.as_secs_f64() * 1000.0,
+            match change {
+                Change::Unchanged => "unchanged: whole table compared",
+                Change::Virtual { .. } => "virtual servers re-read",
+                Change::Whole => "whole file re-read",
+            }
         );
         ReloadReport {
             applied: true,
@@ -448,7 +577,7 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
     let kernel = kernel::open(options.dry_run)?;
     let mut supervisor = Supervisor {
         desired: desired_table(&loaded.config),
-        applied: None,
+        in_sync: false,
         features,
         addresses: addresses::Addresses::new(options.dry_run).map_err(DaemonError::Runtime)?,
         loaded,
@@ -468,7 +597,7 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
     );
     let g = &supervisor.loaded.config.global;
     addresses::run_command("active_cmd", g.active_cmd.as_deref(), options.dry_run);
-    let (operations, mut errors) = supervisor.reconcile();
+    let (operations, mut errors) = supervisor.reconcile(None);
     errors.extend(supervisor.plumb(true).await);
     info!(
         "ready: {} operations at start, {} errors",

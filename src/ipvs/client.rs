@@ -367,6 +367,29 @@ impl IpvsClient {
         )
     }
 
+    /// One service's settings and counters (destinations not included), or `None` when
+    /// the kernel has no such service: a reload that changed one service reads that one
+    /// instead of listing 10,000.
+    pub fn service(&mut self, key: &ServiceKey) -> Result<Option<ServiceState>, IpvsError> {
+        let what = format!("read service {key}");
+        let replies = match self.get(
+            cmd::GET_SERVICE,
+            vec![wire::service_key_attr(key)?],
+            &what,
+            false,
+        ) {
+            Ok(replies) => replies,
+            Err(IpvsError::Kernel { errno, .. }) if errno == libc::ESRCH => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let nested = replies.iter().find_map(|r| {
+            Fields::of(r.attrs().iter())
+                .get(wire::top::SERVICE)
+                .map(wire::read_service)
+        });
+        nested.transpose().map_err(IpvsError::from)
+    }
+
     /// The destinations of one service.
     pub fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<DestinationState>, IpvsError> {
         let what = format!("list real servers of service {key}");

@@ -10,8 +10,8 @@ use std::net::IpAddr;
 
 use crate::config::Config;
 use crate::config::model::{
-    Forwarding, Netmask, Protocol, RealServer, SchedulerFlag, ServiceKind, TunnelChecksum,
-    TunnelType, VirtualServer,
+    Forwarding, GlobalSettings, Netmask, Protocol, RealServer, SchedulerFlag, ServiceKind,
+    TunnelChecksum, TunnelType, VirtualServer,
 };
 
 use super::types::{
@@ -73,9 +73,32 @@ pub fn desired_table_with(
         return DesiredTable::default();
     }
     let global = &config.global;
+    DesiredTable {
+        services: desired_services_with(global, &config.virtual_servers, weight_of),
+        timeouts: Timeouts {
+            tcp: seconds(global.tcp_timeout),
+            tcp_fin: seconds(global.tcpfin_timeout),
+            udp: seconds(global.udp_timeout),
+        },
+    }
+}
+
+/// Whether a virtual server asks for a kernel service: the same rule
+/// [`desired_services_with`] applies, so a reload can find a block's service by counting.
+pub fn wants_service(vs: &VirtualServer) -> bool {
+    vs.active && vs.address.is_some()
+}
+
+/// The services some virtual servers of an lvs cluster want, in their order: the whole
+/// table for [`desired_table_with`], or the few blocks a reload re-read.
+pub fn desired_services_with(
+    global: &GlobalSettings,
+    virtual_servers: &[VirtualServer],
+    weight_of: &dyn Fn(&VirtualServer, &RealServer) -> Option<u32>,
+) -> Vec<DesiredService> {
     let mut services: Vec<DesiredService> = Vec::new();
     let mut keys = HashSet::new();
-    for vs in config.virtual_servers.iter().filter(|vs| vs.active) {
+    for vs in virtual_servers.iter().filter(|vs| wants_service(vs)) {
         let Some(service) = service_of(vs) else {
             continue;
         };
@@ -107,14 +130,7 @@ pub fn desired_table_with(
             destinations,
         });
     }
-    DesiredTable {
-        services,
-        timeouts: Timeouts {
-            tcp: seconds(global.tcp_timeout),
-            tcp_fin: seconds(global.tcpfin_timeout),
-            udp: seconds(global.udp_timeout),
-        },
-    }
+    services
 }
 
 /// A real server's configured weight as the kernel takes it (0 to 2147483647), so the
