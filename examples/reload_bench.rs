@@ -46,7 +46,7 @@ fn bench(shoal: &str, services: u32, rounds: u32) -> Result<(), String> {
     std::fs::write(&file, lvs_cf(services, 1)).map_err(|e| e.to_string())?;
     let started = Instant::now();
     let mut child = Command::new(shoal)
-        .args(["run", "-c"])
+        .args(["run", "--no-checks", "-c"])
         .arg(&file)
         .arg("--control")
         .arg(&socket)

@@ -39,7 +39,7 @@ impl Daemon {
         let socket = dir.join("control.sock");
         #[allow(clippy::zombie_processes)] // Drop kills and waits for it.
         let child = Command::new(SHOAL)
-            .args(["run", "-c"])
+            .args(["run", "--no-checks", "-c"])
             .arg(dir.join("lvs.cf"))
             .arg("--control")
             .arg(&socket)

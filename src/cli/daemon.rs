@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use super::{ControlArgs, RunArgs, StatusArgs};
+use super::{ControlArgs, OverrideArgs, RunArgs, StatusArgs};
 use crate::control::{self, Request, Response};
 use crate::daemon::{self, Options};
 use crate::ipvs::render;
@@ -29,6 +29,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
         control: Some(args.control.clone()),
         dry_run: args.dry_run,
         force_active: args.force_active,
+        no_checks: args.no_checks,
     };
     match daemon::run(options) {
         Ok(()) => ExitCode::SUCCESS,
@@ -79,7 +80,56 @@ pub fn status(args: &StatusArgs) -> ExitCode {
         "{}",
         render::table(report.info.as_ref(), &report.services, &report.names)
     );
+    print_health(&report.health);
     ExitCode::SUCCESS
+}
+
+/// One line per monitored real server, after the table.
+fn print_health(health: &[control::ServerHealth]) {
+    if health.is_empty() {
+        return;
+    }
+    println!("Health:");
+    for h in health {
+        let weight = h
+            .weight
+            .map_or("out".to_string(), |w| format!("weight {w}"));
+        let latency = h
+            .latency_ms
+            .map_or(String::new(), |l| format!(" {l:.1} ms"));
+        let operator = match h.operator.as_str() {
+            "none" => String::new(),
+            other => format!(" override {other}"),
+        };
+        let stalled = if h.stalled { " STALLED" } else { "" };
+        println!(
+            "  {}/{}: {} ({weight}){latency}{operator}{stalled}: {}",
+            h.service, h.server, h.health, h.detail
+        );
+    }
+}
+
+/// Sets or clears an operator override and prints the pairs it touched.
+pub fn set_override(args: &OverrideArgs, action: control::Override) -> ExitCode {
+    let (service, server) = match args.server.split_once('/') {
+        Some((service, server)) => (Some(service.to_string()), server.to_string()),
+        None => (None, args.server.clone()),
+    };
+    let request = Request::Override {
+        service,
+        server,
+        action,
+    };
+    match ask(&args.control, request) {
+        Ok(Response::Override { pairs }) => {
+            for pair in pairs {
+                println!("{pair}: {action:?}");
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(other) => unexpected(other),
+        Err(code) => code,
+    }
 }
 
 /// Asks the daemon to reload and prints what it did.

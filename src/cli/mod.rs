@@ -37,6 +37,14 @@ pub enum Command {
     Status(StatusArgs),
     /// Ask the daemon to re-read lvs.cf and apply the difference.
     Reload(ControlArgs),
+    /// Drain a real server: weight 0, established connections stay (kept until undrain).
+    Drain(OverrideArgs),
+    /// Clear a real server's override: it follows its health checks again.
+    Undrain(OverrideArgs),
+    /// Take a real server out of the table whatever its checks say (nanny's SIGUSR1).
+    Down(OverrideArgs),
+    /// Put a real server in at full weight whatever its checks say (nanny's SIGUSR2).
+    Up(OverrideArgs),
     /// Announce an address: gratuitous ARP (IPv4) or unsolicited neighbour advertisement
     /// (IPv6), as Piranha's send_arp.
     SendArp(SendArpArgs),
@@ -57,6 +65,11 @@ pub struct RunArgs {
     /// Be the active director even though lvs.cf names a backup.
     #[arg(long)]
     pub force_active: bool,
+    /// Do not check the real servers: every active one is in at its configured weight
+    /// (what Piranha's lvsd programmed before its nannies reported; for servers checked
+    /// by something else, and for tests of the kernel table alone).
+    #[arg(long)]
+    pub no_checks: bool,
     /// Control socket to listen on.
     #[arg(long, default_value = crate::control::DEFAULT_SOCKET)]
     pub control: PathBuf,
@@ -68,6 +81,17 @@ pub struct ControlArgs {
     /// Control socket of the running daemon.
     #[arg(long, default_value = crate::control::DEFAULT_SOCKET)]
     pub control: PathBuf,
+}
+
+/// Arguments of `shoal drain|undrain|down|up`.
+#[derive(Debug, clap::Args)]
+pub struct OverrideArgs {
+    /// The real server's lvs.cf name, as `VS/RS` for one virtual server or `RS` for every
+    /// virtual server that has it.
+    pub server: String,
+    /// Control socket of the running daemon.
+    #[command(flatten)]
+    pub control: ControlArgs,
 }
 
 /// Arguments of `shoal status`.
@@ -109,6 +133,10 @@ pub fn main() -> ExitCode {
         Command::Run(args) => daemon::run(&args),
         Command::Status(args) => daemon::status(&args),
         Command::Reload(args) => daemon::reload(&args),
+        Command::Drain(args) => daemon::set_override(&args, crate::control::Override::Drain),
+        Command::Undrain(args) => daemon::set_override(&args, crate::control::Override::None),
+        Command::Down(args) => daemon::set_override(&args, crate::control::Override::Down),
+        Command::Up(args) => daemon::set_override(&args, crate::control::Override::Up),
         Command::SendArp(args) => send_arp::run(&args),
         Command::Nanny(args) => nanny::run(&args),
     }

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::health::state::Override;
+
 use crate::ipvs::render::Names;
 use crate::ipvs::types::{Info, Operation, ServiceState};
 
@@ -23,6 +25,15 @@ pub enum Request {
     Status,
     /// Re-read lvs.cf and apply the difference.
     Reload,
+    /// Set or clear an operator override (`shoal drain|undrain|down|up`).
+    Override {
+        /// The virtual server; `None`: every virtual server that has the real server.
+        service: Option<String>,
+        /// The real server's lvs.cf name.
+        server: String,
+        /// What to force; `none` clears the override.
+        action: Override,
+    },
 }
 
 /// The daemon's answer.
@@ -33,6 +44,11 @@ pub enum Response {
     Status(Box<StatusReport>),
     /// For `reload`.
     Reload(ReloadReport),
+    /// For an override: the pairs it was set on, as `VS/RS`.
+    Override {
+        /// The pairs changed.
+        pairs: Vec<String>,
+    },
     /// The request could not be served.
     Error {
         /// Why.
@@ -59,6 +75,32 @@ pub struct StatusReport {
     pub names: Vec<Names>,
     /// Why the kernel could not be read, if it could not.
     pub kernel_error: Option<String>,
+    /// Every monitored real server's health (empty when nothing is checked).
+    #[serde(default)]
+    pub health: Vec<ServerHealth>,
+}
+
+/// One real server's health as `shoal status` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ServerHealth {
+    /// The virtual server.
+    pub service: String,
+    /// The real server.
+    pub server: String,
+    /// up, slow-start, failing, down, rising or unknown.
+    pub health: String,
+    /// The weight it should have in the kernel, `None` when it should be out.
+    pub weight: Option<u32>,
+    /// The operator's override, `none` when it follows the checks.
+    pub operator: String,
+    /// The last probe's latency in milliseconds.
+    pub latency_ms: Option<f64>,
+    /// Failed probes in a row.
+    pub failures: u32,
+    /// No probe result for 3 intervals: the checker itself is stuck.
+    pub stalled: bool,
+    /// What the last probe found.
+    pub detail: String,
 }
 
 /// The outcome of a reload.

@@ -17,15 +17,19 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
+use crate::config::Config;
 use crate::config::incremental::Change;
+use crate::config::model::RealServer;
 use crate::config::model::{ServiceKind, VirtualServer};
 use crate::config::resolve::SystemResolver;
 use crate::config::{self, KernelFeatures, Loaded, Severity};
-use crate::control::{ReloadReport, Request, Response, StatusReport};
+use crate::control::{ReloadReport, Request, Response, ServerHealth, StatusReport};
+use crate::health::monitor::{CheckProber, HealthEvent, MonitorSet, Monitors, ServerId, ServiceId};
+use crate::health::state::{Desired, Override};
 use crate::ipvs::client::IpvsError;
 use crate::ipvs::reconcile::{
-    DesiredService, DesiredTable, configured_weight, desired_services_with, desired_table, diff,
-    diff_sync_daemons, diff_timeouts, wants_service,
+    DesiredService, DesiredTable, Weights, desired_services_with, desired_table,
+    desired_table_with, diff, diff_sync_daemons, diff_timeouts, wants_service,
 };
 use crate::ipvs::render::Names;
 use crate::ipvs::types::{
@@ -44,6 +48,8 @@ pub struct Options {
     pub dry_run: bool,
     /// Be the active node even though lvs.cf names a backup.
     pub force_active: bool,
+    /// Program every active real server at its configured weight without checking it.
+    pub no_checks: bool,
 }
 
 /// Why the daemon could not start.
@@ -119,9 +125,211 @@ struct Supervisor {
     /// What the running kernel offers (its scheduler modules), read once at start.
     features: KernelFeatures,
     addresses: addresses::Addresses,
+    /// The health monitors deciding the weights; `None` for a dry run or `--no-checks`,
+    /// where every active real server is in at its configured weight.
+    monitors: Option<Monitors>,
+}
+
+/// A destination in the kernel: its service and its (address, port).
+type Place = (ServiceKey, (std::net::IpAddr, u16));
+
+/// The monitors' verdict for one pair, as a weight for the table.
+fn health_weight(monitors: &Monitors, vs: &VirtualServer, rs: &RealServer) -> Option<u32> {
+    let (service, server) = (
+        ServiceId::from(vs.name.as_str()),
+        ServerId::from(rs.name.as_str()),
+    );
+    match monitors.desired(&service, &server) {
+        Some(Desired::Weight(weight)) => Some(weight),
+        _ => None,
+    }
+}
+
+fn sorry_in(monitors: &Monitors, vs: &VirtualServer) -> bool {
+    matches!(
+        monitors.sorry(&ServiceId::from(vs.name.as_str())),
+        Some(Desired::Weight(_))
+    )
 }
 
 impl Supervisor {
+    /// Runs `f` with the weights that decide the table now: the monitors', or lvs.cf's.
+    fn with_weights<R>(&self, f: impl FnOnce(&Config, &Weights) -> R) -> R {
+        let config = &self.loaded.config;
+        let Some(monitors) = &self.monitors else {
+            return f(config, &Weights::CONFIGURED);
+        };
+        let of = |vs: &VirtualServer, rs: &RealServer| health_weight(monitors, vs, rs);
+        let sorry = |vs: &VirtualServer| sorry_in(monitors, vs);
+        f(
+            config,
+            &Weights {
+                of: &of,
+                sorry: &sorry,
+            },
+        )
+    }
+
+    /// The whole table the configuration and the monitors want.
+    fn wanted_table(&self) -> DesiredTable {
+        self.with_weights(desired_table_with)
+    }
+
+    /// The services some virtual servers (by index) want now.
+    fn wanted_services(&self, blocks: std::ops::Range<usize>) -> Vec<DesiredService> {
+        self.with_weights(|config, weights| {
+            desired_services_with(&config.global, &config.virtual_servers[blocks], weights)
+        })
+    }
+
+    /// Starts monitoring the whole configuration; real servers the kernel already has
+    /// start in the table at the kernel's weight, so a restart of shoal removes nothing.
+    fn monitor_all(&self, kernel_table: &[ServiceState]) {
+        let Some(monitors) = &self.monitors else {
+            return;
+        };
+        let config = &self.loaded.config;
+        let mut set = MonitorSet::from_config(config);
+        let programmed: HashMap<Place, u32> = kernel_table
+            .iter()
+            .flat_map(|s| {
+                s.destinations
+                    .iter()
+                    .map(move |d| ((s.service.key, d.destination.id()), d.destination.weight))
+            })
+            .collect();
+        let configured = desired_table(config);
+        let places: HashMap<(&str, &str), Place> = configured
+            .services
+            .iter()
+            .flat_map(|s| {
+                s.destinations.iter().map(move |d| {
+                    (
+                        (s.name.as_str(), d.name.as_str()),
+                        (s.service.key, d.destination.id()),
+                    )
+                })
+            })
+            .collect();
+        for pair in &mut set.pairs {
+            let place = places.get(&(&*pair.service.0, &*pair.server.0));
+            pair.adopted_weight = place.and_then(|p| programmed.get(p)).copied();
+        }
+        monitors.update(set);
+    }
+
+    /// Applies the monitors' changes: the services they concern are recomputed and only
+    /// those are read from the kernel and reconciled.
+    fn on_health(&mut self, events: Vec<HealthEvent>) {
+        let names: HashSet<String> = events
+            .iter()
+            .map(|e| match e {
+                HealthEvent::Server { service, .. } | HealthEvent::Sorry { service, .. } => {
+                    service.0.to_string()
+                }
+            })
+            .collect();
+        let blocks: Vec<usize> = self
+            .loaded
+            .config
+            .virtual_servers
+            .iter()
+            .enumerate()
+            .filter(|(_, vs)| names.contains(&vs.name))
+            .map(|(index, _)| index)
+            .collect();
+        let positions: HashMap<&str, usize> = self
+            .desired
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.name.as_str(), i))
+            .collect();
+        let mut changes = Vec::new();
+        for index in blocks {
+            let name = &self.loaded.config.virtual_servers[index].name;
+            let Some(position) = positions.get(name.as_str()).copied() else {
+                continue;
+            };
+            if let Some(wanted) = self.wanted_services(index..index + 1).pop() {
+                changes.push((position, wanted));
+            }
+        }
+        let mut before = Vec::new();
+        let mut wanted = Vec::new();
+        for (position, service) in changes {
+            before.push(std::mem::replace(
+                &mut self.desired.services[position],
+                service.clone(),
+            ));
+            wanted.push(service);
+        }
+        if !wanted.is_empty() {
+            self.reconcile_some(&wanted, &before);
+        }
+    }
+
+    /// Sets an operator override on one pair, or on every pair with that real server.
+    fn set_override(&mut self, service: Option<&str>, server: &str, action: Override) -> Response {
+        let Some(monitors) = &self.monitors else {
+            return Response::Error {
+                message: "real servers are not checked in this run (--dry-run or --no-checks): overrides need the health monitors".into(),
+            };
+        };
+        let pairs: Vec<String> = self
+            .loaded
+            .config
+            .virtual_servers
+            .iter()
+            .filter(|vs| service.is_none_or(|s| s == vs.name))
+            .filter(|vs| vs.servers.iter().any(|rs| rs.name == server))
+            .map(|vs| vs.name.clone())
+            .collect();
+        let mut done = Vec::new();
+        for name in pairs {
+            let key = (ServiceId::from(name.as_str()), ServerId::from(server));
+            if monitors.set_override(&key.0, &key.1, action).is_ok() {
+                info!("override {action:?} on {name}/{server}");
+                done.push(format!("{name}/{server}"));
+            }
+        }
+        if done.is_empty() {
+            let within = service.map_or(String::new(), |s| format!(" in virtual server '{s}'"));
+            return Response::Error {
+                message: format!("no monitored real server '{server}'{within}"),
+            };
+        }
+        Response::Override { pairs: done }
+    }
+
+    /// Every monitored pair's health for `status`.
+    fn health(&self) -> Vec<ServerHealth> {
+        let Some(monitors) = &self.monitors else {
+            return Vec::new();
+        };
+        monitors
+            .snapshot()
+            .into_iter()
+            .map(|pair| ServerHealth {
+                service: pair.service.0.to_string(),
+                server: pair.server.0.to_string(),
+                health: serde_json::to_value(pair.status.health)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                weight: match pair.status.desired {
+                    Desired::Weight(w) => Some(w),
+                    Desired::Absent => None,
+                },
+                operator: format!("{:?}", pair.status.operator).to_lowercase(),
+                latency_ms: pair.status.last_latency.map(|l| l.as_secs_f64() * 1000.0),
+                failures: pair.status.consecutive_failures,
+                stalled: pair.status.stalled,
+                detail: pair.status.last_detail,
+            })
+            .collect()
+    }
+
     /// The kernel table as far as the diff needs it: every service's settings from the
     /// kernel, and the destinations of each service whose configuration changed since
     /// `before`, the table the kernel is known to hold (none: read them all).
@@ -255,7 +463,7 @@ impl Supervisor {
         };
         let operations = diff(&table, &current);
         let errors = self.apply(&operations);
-        self.in_sync = errors.is_empty() && !self.options.dry_run;
+        self.in_sync &= errors.is_empty();
         (operations, errors)
     }
 
@@ -281,11 +489,19 @@ impl Supervisor {
         if old.end > self.desired.services.len() {
             return None;
         }
-        let wanted = desired_services_with(
-            &config.global,
-            &config.virtual_servers[replaced.clone()],
-            &|_, rs| Some(configured_weight(rs)),
-        );
+        if let Some(monitors) = &self.monitors {
+            let removed_ids: Vec<ServiceId> = removed
+                .iter()
+                .map(|vs| ServiceId::from(vs.name.as_str()))
+                .collect();
+            let set = MonitorSet::of_virtual_servers(
+                &config.virtual_servers[replaced.clone()],
+                &config.global.rsh_command,
+            );
+            monitors.update_services(&removed_ids, set);
+        }
+        let wanted = self.wanted_services(replaced.clone());
+        let config = &self.loaded.config;
         let vips_changed =
             !addresses::vips(removed).eq(addresses::vips(&config.virtual_servers[replaced]));
         let before: Vec<DesiredService> = self
@@ -359,8 +575,11 @@ impl Supervisor {
         let (operations, mut errors, vips_changed) = match patched {
             Some(patched) => patched,
             None => {
-                let before =
-                    std::mem::replace(&mut self.desired, desired_table(&self.loaded.config));
+                if let Some(monitors) = &self.monitors {
+                    monitors.update(MonitorSet::from_config(&self.loaded.config));
+                }
+                let wanted = self.wanted_table();
+                let before = std::mem::replace(&mut self.desired, wanted);
                 let known = match change {
                     Change::Unchanged => None,
                     _ => self.in_sync.then_some(&before),
@@ -438,6 +657,7 @@ impl Supervisor {
             names: self.names(&services),
             services,
             kernel_error,
+            health: self.health(),
         }
     }
 
@@ -479,6 +699,11 @@ impl Supervisor {
         match request {
             Request::Status => Response::Status(Box::new(self.status())),
             Request::Reload => Response::Reload(self.reload().await),
+            Request::Override {
+                service,
+                server,
+                action,
+            } => self.set_override(service.as_deref(), &server, action),
         }
     }
 }
@@ -575,8 +800,11 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
     }
     check_role(&loaded, &options)?;
     let kernel = kernel::open(options.dry_run)?;
+    let (health_tx, mut health_events) = mpsc::unbounded_channel::<HealthEvent>();
+    let checked = !options.dry_run && !options.no_checks;
     let mut supervisor = Supervisor {
-        desired: desired_table(&loaded.config),
+        desired: DesiredTable::default(),
+        monitors: checked.then(|| Monitors::new(CheckProber, health_tx)),
         in_sync: false,
         features,
         addresses: addresses::Addresses::new(options.dry_run).map_err(DaemonError::Runtime)?,
@@ -597,6 +825,14 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
     );
     let g = &supervisor.loaded.config.global;
     addresses::run_command("active_cmd", g.active_cmd.as_deref(), options.dry_run);
+    match supervisor.kernel.table() {
+        Ok(table) => supervisor.monitor_all(&table),
+        Err(e) => {
+            warn!("cannot read the kernel table to adopt it: {e}");
+            supervisor.monitor_all(&[]);
+        }
+    }
+    supervisor.desired = supervisor.wanted_table();
     let (operations, mut errors) = supervisor.reconcile(None);
     errors.extend(supervisor.plumb(true).await);
     info!(
@@ -621,6 +857,13 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
             Some((request, reply)) = events.recv() => { let _ = reply.send(supervisor.handle(request).await); }
+            Some(event) = health_events.recv() => {
+                let mut batch = vec![event];
+                while let Ok(more) = health_events.try_recv() {
+                    batch.push(more);
+                }
+                supervisor.on_health(batch);
+            }
         }
     }
     info!(

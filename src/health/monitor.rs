@@ -267,9 +267,14 @@ impl MonitorSet {
     /// Every active real server (with an address) of every active virtual server, as Piranha's
     /// lvsd started a nanny for each; `adopted_weight` is left unset for the caller to fill.
     pub fn from_config(config: &Config) -> Self {
+        Self::of_virtual_servers(&config.virtual_servers, &config.global.rsh_command)
+    }
+
+    /// [`from_config`](Self::from_config) for some virtual servers only (the blocks a
+    /// reload re-read); `rsh` is the global `rsh_command`.
+    pub fn of_virtual_servers(virtual_servers: &[VirtualServer], rsh: &str) -> Self {
         let mut set = MonitorSet::default();
-        let rsh = config.global.rsh_command.as_str();
-        for vs in config.virtual_servers.iter().filter(|vs| vs.active) {
+        for vs in virtual_servers.iter().filter(|vs| vs.active) {
             let service = ServiceId::from(vs.name.as_str());
             if vs.sorry_server.is_some() {
                 set.sorry_services.push(service.clone());
@@ -356,16 +361,22 @@ impl GroupKey {
         }
     }
 
-    /// The first probe's offset in the interval: a hash, so it is stable and spread, in
-    /// whole milliseconds (the timer's resolution, so an offset never rounds up into the
-    /// next interval).
+    /// The first probe's offset: a hash, so it is stable and spread over the first
+    /// second (or the interval, when shorter), in whole milliseconds (the timer's
+    /// resolution, so an offset never rounds up into the next interval). A second is
+    /// enough to spread 10,000 first probes to ten per millisecond, and short enough that
+    /// a director that starts (Piranha's nanny probed at once) serves within a second.
     fn first_probe(&self, now: Instant) -> Instant {
         let mut hasher = DefaultHasher::new();
         self.hash(&mut hasher);
-        let millis = u64::try_from(self.interval.as_millis()).unwrap_or(u64::MAX);
+        let window = self.interval.min(FIRST_PROBE_WINDOW);
+        let millis = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
         now + Duration::from_millis(hasher.finish() % millis.max(1))
     }
 }
+
+/// How long the first probes of a start or reload are spread over.
+const FIRST_PROBE_WINDOW: Duration = Duration::from_secs(1);
 
 type GroupId = u64;
 
@@ -472,6 +483,63 @@ impl<P: Prober> Monitors<P> {
         }
         registry.forget_unseen(&seen);
         registry.replace_services(services, events);
+    }
+
+    /// [`update`](Self::update) for a reload that re-read some virtual servers only: the
+    /// pairs of the services named in `replaced` become those of `set` (which holds only
+    /// those services, under their old or new names); every other pair is left alone, so a
+    /// reload of one block out of 10,000 costs one block's work.
+    pub fn update_services(&self, replaced: &[ServiceId], set: MonitorSet) {
+        let now = Instant::now();
+        let events = &self.shared.events;
+        let mut guard = self.shared.lock();
+        let registry = &mut *guard;
+        let mut touched: HashSet<ServiceId> = replaced.iter().cloned().collect();
+        let mut seen = HashSet::with_capacity(set.pairs.len());
+        let mut services: HashMap<ServiceId, ServiceEntry> = HashMap::new();
+        for service in set.sorry_services {
+            services.entry(service).or_default().sorry = Some(SorryServer::default());
+        }
+        for spec in set.pairs {
+            let key = (spec.service.clone(), spec.server.clone());
+            touched.insert(key.0.clone());
+            if !seen.insert(key.clone()) {
+                warn!("real server {} of {} is listed twice", key.1, key.0);
+                continue;
+            }
+            let group = self.group_for(registry, GroupKey::new(&spec), now);
+            registry.place(key.clone(), spec, group, now, events);
+            services.entry(key.0.clone()).or_default().pairs.push(key);
+        }
+        touched.extend(services.keys().cloned());
+        let gone: Vec<PairKey> = touched
+            .iter()
+            .filter_map(|id| registry.services.get(id))
+            .flat_map(|entry| entry.pairs.iter())
+            .filter(|key| !seen.contains(*key))
+            .cloned()
+            .collect();
+        registry.forget(&gone);
+        let mut all = std::mem::take(&mut registry.services);
+        for (id, entry) in &mut services {
+            let previous = registry_sorry(&all, id);
+            if let (Some(sorry), Some(previous)) = (entry.sorry.as_mut(), previous) {
+                *sorry = previous;
+            }
+        }
+        for id in &touched {
+            all.remove(id);
+        }
+        let refreshed: Vec<ServiceId> = services
+            .iter()
+            .filter(|(_, e)| e.sorry.is_some())
+            .map(|(id, _)| id.clone())
+            .collect();
+        all.extend(services);
+        registry.services = all;
+        for id in refreshed {
+            refresh_sorry(&mut registry.services, &registry.pairs, &id, events);
+        }
     }
 
     /// Sets an operator override (kept across reloads until cleared with
@@ -584,6 +652,14 @@ impl<P: Prober> Drop for Monitors<P> {
     }
 }
 
+/// A service's sorry-server decision as it stands, to carry across a reload.
+fn registry_sorry(
+    services: &HashMap<ServiceId, ServiceEntry>,
+    id: &ServiceId,
+) -> Option<SorryServer> {
+    services.get(id).and_then(|old| old.sorry)
+}
+
 impl Registry {
     /// Puts one spec's pair in `group`: a known pair keeps its state (moving task if its
     /// check changed), a new one starts fresh or adopted.
@@ -629,6 +705,25 @@ impl Registry {
     fn join(&mut self, group: GroupId, key: PairKey) {
         if let Some(group) = self.groups.get_mut(&group) {
             group.pairs.push(key);
+        }
+    }
+
+    /// Drops these pairs, and the groups (and tasks) they leave without pairs.
+    fn forget(&mut self, gone: &[PairKey]) {
+        for key in gone {
+            let Some(entry) = self.pairs.remove(key) else {
+                continue;
+            };
+            let Some(group) = self.groups.get_mut(&entry.group) else {
+                continue;
+            };
+            group.pairs.retain(|member| member != key);
+            if group.pairs.is_empty() {
+                group.task.abort();
+                let key = Arc::clone(&group.key);
+                self.groups.remove(&entry.group);
+                self.group_ids.remove(&key);
+            }
         }
     }
 
@@ -988,8 +1083,11 @@ mod tests {
                 first - now
             })
             .collect();
-        assert!(offsets.iter().all(|offset| *offset < interval));
-        let early = offsets.iter().filter(|o| **o < interval / 2).count();
+        assert!(offsets.iter().all(|offset| *offset < FIRST_PROBE_WINDOW));
+        let early = offsets
+            .iter()
+            .filter(|o| **o < FIRST_PROBE_WINDOW / 2)
+            .count();
         assert!(
             (60..=140).contains(&early),
             "{early} of 200 in the first half"

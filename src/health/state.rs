@@ -95,7 +95,7 @@ pub enum Health {
 }
 
 /// An operator override for one pair, kept until cleared (SPEC 1: `shoal drain|down|up`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Override {
     /// Follow the health checks.

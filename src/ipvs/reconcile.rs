@@ -57,24 +57,38 @@ pub struct DesiredTable {
 /// lvsd programmed before its nannies reported, and what `--dry-run` shows without
 /// running any check.
 pub fn desired_table(config: &Config) -> DesiredTable {
-    desired_table_with(config, &|_, rs| Some(configured_weight(rs)))
+    desired_table_with(config, &Weights::CONFIGURED)
+}
+
+/// Who decides the weights: lvs.cf alone (dry runs, `--no-checks`), or the health monitor
+/// and the operator's overrides.
+pub struct Weights<'a> {
+    /// Per active real server: in at this weight (`Some`), or out (`None`).
+    pub of: &'a dyn Fn(&VirtualServer, &RealServer) -> Option<u32>,
+    /// Whether a virtual server's `sorry_server` is in the table (weight 1).
+    pub sorry: &'a dyn Fn(&VirtualServer) -> bool,
+}
+
+impl Weights<'static> {
+    /// Every active real server at its configured weight, no sorry server.
+    pub const CONFIGURED: Weights<'static> = Weights {
+        of: &|_, rs| Some(configured_weight(rs)),
+        sorry: &|_| false,
+    };
 }
 
 /// The table with the health monitor (or an operator override) deciding, per active real
 /// server, whether it is in (`Some(weight)`) or out (`None`), so the mapping from lvs.cf
 /// to kernel objects lives in one place whoever decides the weights. Inactive servers and
 /// servers without an address are never offered to `weight_of`: nothing could program them.
-pub fn desired_table_with(
-    config: &Config,
-    weight_of: &dyn Fn(&VirtualServer, &RealServer) -> Option<u32>,
-) -> DesiredTable {
+pub fn desired_table_with(config: &Config, weights: &Weights) -> DesiredTable {
     // shoal runs lvs only: a fos cluster wants nothing from IPVS, not even timeouts.
     if config.global.service == ServiceKind::Fos {
         return DesiredTable::default();
     }
     let global = &config.global;
     DesiredTable {
-        services: desired_services_with(global, &config.virtual_servers, weight_of),
+        services: desired_services_with(global, &config.virtual_servers, weights),
         timeouts: Timeouts {
             tcp: seconds(global.tcp_timeout),
             tcp_fin: seconds(global.tcpfin_timeout),
@@ -94,7 +108,7 @@ pub fn wants_service(vs: &VirtualServer) -> bool {
 pub fn desired_services_with(
     global: &GlobalSettings,
     virtual_servers: &[VirtualServer],
-    weight_of: &dyn Fn(&VirtualServer, &RealServer) -> Option<u32>,
+    weights: &Weights,
 ) -> Vec<DesiredService> {
     let mut services: Vec<DesiredService> = Vec::new();
     let mut keys = HashSet::new();
@@ -113,13 +127,25 @@ pub fn desired_services_with(
             let Some(address) = rs.address else {
                 continue;
             };
-            let Some(weight) = weight_of(vs, rs) else {
+            let Some(weight) = (weights.of)(vs, rs) else {
                 continue;
             };
             let destination = destination_of(global.network, vs, rs, address, weight);
             if ids.insert(destination.id()) {
                 destinations.push(DesiredDestination {
                     name: rs.name.clone(),
+                    destination,
+                });
+            }
+        }
+        if let Some(address) = vs.sorry_server.filter(|_| (weights.sorry)(vs)) {
+            // Piranha's lvsd added the sorry server as a real server of weight 1, with
+            // the virtual server's port and forwarding.
+            let sorry = RealServer::new("sorry_server");
+            let destination = destination_of(global.network, vs, &sorry, address, 1);
+            if ids.insert(destination.id()) {
+                destinations.push(DesiredDestination {
+                    name: sorry.name,
                     destination,
                 });
             }
@@ -879,14 +905,51 @@ virtual web {
     #[test]
     fn the_health_monitor_decides_membership_and_weight() {
         let c = config(NAT);
-        let t = desired_table_with(&c, &|vs, rs| {
+        let of = |vs: &VirtualServer, rs: &RealServer| {
             assert_eq!(vs.name, "web");
             (rs.name == "two").then_some(u32::MAX)
-        });
+        };
+        let t = desired_table_with(
+            &c,
+            &Weights {
+                of: &of,
+                sorry: &|_| false,
+            },
+        );
         let d = &t.services[0].destinations;
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].name, "two");
         assert_eq!(d[0].destination.weight, i32::MAX as u32);
+    }
+
+    #[test]
+    fn the_sorry_server_is_a_weight_1_destination_while_the_monitor_wants_it() {
+        let mut c = config(NAT);
+        c.virtual_servers[0].sorry_server = Some("198.51.100.99".parse().unwrap());
+        let none = |_: &VirtualServer, _: &RealServer| None;
+        let t = desired_table_with(
+            &c,
+            &Weights {
+                of: &none,
+                sorry: &|_| true,
+            },
+        );
+        let d = &t.services[0].destinations;
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].name, "sorry_server");
+        assert_eq!(d[0].destination.weight, 1);
+        assert_eq!(
+            d[0].destination.address,
+            "198.51.100.99".parse::<std::net::IpAddr>().unwrap()
+        );
+        let t = desired_table_with(
+            &c,
+            &Weights {
+                of: &none,
+                sorry: &|_| false,
+            },
+        );
+        assert!(t.services[0].destinations.is_empty());
     }
 
     // ---------------------------------------------------------------------------
