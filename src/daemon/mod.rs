@@ -816,7 +816,7 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
         "starting with {} (serial_no {}), {} virtual servers{}",
         options.lvs_cf.display(),
         supervisor.loaded.config.global.serial_no,
-        supervisor.desired.services.len(),
+        supervisor.loaded.config.virtual_servers.len(),
         if options.dry_run {
             ", dry run: nothing is changed"
         } else {
