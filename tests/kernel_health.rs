@@ -200,6 +200,34 @@ fn a_failing_server_leaves_within_one_timeout_and_comes_back_slowly() {
             || weight_of("198.51.100.21") == Some(4),
         );
         println!("a doubled {:?} after it came back", restarted.elapsed());
+
+        // Operator overrides: drain keeps b at weight 0, down takes it out, up forces
+        // its full weight, undrain gives it back to its checks; a reload keeps them.
+        let b = "198.51.100.22";
+        daemon.shoal(&["drain", "web/b"]);
+        wait_for("b drained", Duration::from_secs(3), || {
+            weight_of(b) == Some(0)
+        });
+        assert!(daemon.shoal(&["status"]).contains("override drain"));
+        std::fs::write(
+            dir.path().join("lvs.cf"),
+            lvs_cf(false).replace("serial_no = 1", "serial_no = 2"),
+        )
+        .expect("lvs.cf");
+        daemon.shoal(&["reload"]);
+        assert_eq!(weight_of(b), Some(0), "the drain survives a reload");
+        daemon.shoal(&["down", "b"]);
+        wait_for("b forced down", Duration::from_secs(3), || {
+            weight_of(b).is_none()
+        });
+        daemon.shoal(&["up", "web/b"]);
+        wait_for("b forced up at full weight", Duration::from_secs(3), || {
+            weight_of(b) == Some(64)
+        });
+        daemon.shoal(&["undrain", "web/b"]);
+        wait_for("b back to its checks", Duration::from_secs(3), || {
+            weight_of(b).is_some_and(|w| w > 0)
+        });
     });
 }
 
