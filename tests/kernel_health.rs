@@ -211,11 +211,13 @@ fn a_failing_server_leaves_within_one_timeout_and_comes_back_slowly() {
         assert!(daemon.shoal(&["status"]).contains("override drain"));
         std::fs::write(
             dir.path().join("lvs.cf"),
-            lvs_cf(false).replace("serial_no = 1", "serial_no = 2"),
+            lvs_cf(false).replace("scheduler = wlc", "scheduler = rr"),
         )
         .expect("lvs.cf");
         daemon.shoal(&["reload"]);
         assert_eq!(weight_of(b), Some(0), "the drain survives a reload");
+        let table = run("ipvsadm", &["-Ln", "-t", "192.0.2.10:80"]);
+        assert!(table.contains(" rr"), "the reload applied: {table}");
         daemon.shoal(&["down", "b"]);
         wait_for("b forced down", Duration::from_secs(3), || {
             weight_of(b).is_none()

@@ -466,6 +466,20 @@ impl<P: Prober> Monitors<P> {
         let events = &self.shared.events;
         let mut guard = self.shared.lock();
         let registry = &mut *guard;
+        let (seen, services) = self.place_all(registry, set, now);
+        registry.forget_unseen(&seen);
+        registry.replace_services(services, events);
+    }
+
+    /// Places every pair of `set` (known ones keep their state) and gives the pairs seen
+    /// and the services they make up.
+    fn place_all(
+        &self,
+        registry: &mut Registry,
+        set: MonitorSet,
+        now: Instant,
+    ) -> (HashSet<PairKey>, HashMap<ServiceId, ServiceEntry>) {
+        let events = &self.shared.events;
         let mut seen = HashSet::with_capacity(set.pairs.len());
         let mut services: HashMap<ServiceId, ServiceEntry> = HashMap::new();
         for service in set.sorry_services {
@@ -481,8 +495,7 @@ impl<P: Prober> Monitors<P> {
             registry.place(key.clone(), spec, group, now, events);
             services.entry(key.0.clone()).or_default().pairs.push(key);
         }
-        registry.forget_unseen(&seen);
-        registry.replace_services(services, events);
+        (seen, services)
     }
 
     /// [`update`](Self::update) for a reload that re-read some virtual servers only: the
@@ -495,22 +508,7 @@ impl<P: Prober> Monitors<P> {
         let mut guard = self.shared.lock();
         let registry = &mut *guard;
         let mut touched: HashSet<ServiceId> = replaced.iter().cloned().collect();
-        let mut seen = HashSet::with_capacity(set.pairs.len());
-        let mut services: HashMap<ServiceId, ServiceEntry> = HashMap::new();
-        for service in set.sorry_services {
-            services.entry(service).or_default().sorry = Some(SorryServer::default());
-        }
-        for spec in set.pairs {
-            let key = (spec.service.clone(), spec.server.clone());
-            touched.insert(key.0.clone());
-            if !seen.insert(key.clone()) {
-                warn!("real server {} of {} is listed twice", key.1, key.0);
-                continue;
-            }
-            let group = self.group_for(registry, GroupKey::new(&spec), now);
-            registry.place(key.clone(), spec, group, now, events);
-            services.entry(key.0.clone()).or_default().pairs.push(key);
-        }
+        let (seen, mut services) = self.place_all(registry, set, now);
         touched.extend(services.keys().cloned());
         let gone: Vec<PairKey> = touched
             .iter()
