@@ -9,10 +9,12 @@ use std::process::Command;
 
 use lab_support::in_fresh_netns;
 
-/// Runs a snippet with the demo's shell functions in a fresh director namespace.
+/// Runs a snippet with the demo's shell functions in a fresh director namespace. The
+/// `EXIT` trap stops shoal and removes the client and real server namespaces however the
+/// snippet ends; the director's own devices go with its namespace when the thread ends.
 fn demo(snippet: &str) -> String {
     in_fresh_netns(|| {
-        let script = format!(". /lab/prelude.sh; . /lab/demo.sh; {snippet}; demo_stop");
+        let script = format!(". /lab/prelude.sh; . /lab/demo.sh; trap demo_stop EXIT; {snippet}");
         let output = Command::new("sh")
             .args(["-c", &script])
             .env("SHOAL", env!("CARGO_BIN_EXE_shoal"))
@@ -53,20 +55,13 @@ fn counts(bodies: &[String]) -> BTreeMap<String, usize> {
     counts
 }
 
-const DIRECT_ROUTING: &str = "\
-    ip -n servers addr add 192.0.2.10/32 dev lo; \
-    ip netns exec servers sh -c 'echo 1 >/proc/sys/net/ipv4/conf/all/arp_ignore; echo 2 >/proc/sys/net/ipv4/conf/all/arp_announce'; \
-    for n in 1 2 3; do ip netns exec servers httpd -p 192.0.2.10:80 -h /srv/rs$n 2>/dev/null || true; done; \
-    for c in all d-c d-rs; do echo 1 >/proc/sys/net/ipv4/conf/$c/accept_local; done;";
-
-#[test]
-#[ignore = "needs the lab kernel: scripts/lab-tests.sh runs it"]
-fn nat_round_robin_through_the_plumbed_vip() {
-    let text = demo(&format!(
-        "demo_topology; mkdir -p /etc/sysconfig/ha; printf '%s' '{}' >/etc/sysconfig/ha/lvs.cf; demo_start_shoal; demo_fetch 6",
-        config("nat")
-    ));
-    let bodies = fetched(&text);
+/// Six fetches through the VIP, and the client saw round robin over rs1, rs2 and rs3.
+fn assert_client_sees_round_robin(method: &str, text: &str) {
+    let bodies = fetched(text);
+    eprintln!(
+        "{method}: the client fetched {bodies:?}: {:?}",
+        counts(&bodies)
+    );
     assert_eq!(bodies.len(), 6, "{text}");
     assert_eq!(
         counts(&bodies),
@@ -74,23 +69,15 @@ fn nat_round_robin_through_the_plumbed_vip() {
         "{text}"
     );
     assert_ne!(bodies[0], bodies[1], "round robin alternates: {bodies:?}");
+    assert_eq!(
+        bodies[..3],
+        bodies[3..],
+        "round robin repeats its cycle: {bodies:?}"
+    );
 }
 
-#[test]
-#[ignore = "needs the lab kernel: scripts/lab-tests.sh runs it"]
-fn direct_routing_round_robin_through_the_plumbed_vip() {
-    let text = demo(&format!(
-        "demo_topology; {DIRECT_ROUTING} mkdir -p /etc/sysconfig/ha; printf '%s' '{}' >/etc/sysconfig/ha/lvs.cf; demo_start_shoal; demo_fetch 6; ipvsadm -Ln",
-        config("direct")
-    ));
-    let bodies = fetched(&text);
-    assert_eq!(bodies.len(), 6, "{text}");
-    // The three addresses share one namespace, where only one httpd can hold the VIP:
-    // every answer comes from it, so the schedule is read from IPVS's counters.
-    assert!(
-        bodies.iter().all(|b| b.starts_with("rs")),
-        "every fetch answered: {text}"
-    );
+/// IPVS's view: the forwarding method and two (finished) connections per real server.
+fn assert_ipvs_spread(text: &str, method: &str) {
     let spread: Vec<String> = text
         .lines()
         .filter(|l| l.trim_start().starts_with("-> 198.51.100."))
@@ -98,11 +85,59 @@ fn direct_routing_round_robin_through_the_plumbed_vip() {
         .collect();
     assert_eq!(
         spread,
-        [
-            "-> 198.51.100.11:80 Route 1 0 2",
-            "-> 198.51.100.12:80 Route 1 0 2",
-            "-> 198.51.100.13:80 Route 1 0 2",
-        ],
+        [11, 12, 13].map(|n| format!("-> 198.51.100.{n}:80 {method} 1 0 2")),
         "{text}"
+    );
+}
+
+/// Prints `forwarded N`, the director's Ip ForwDatagrams: packets it routed (ip_forward).
+/// IPVS sends what it schedules from LOCAL_IN, which does not count, so under direct
+/// routing it stays 0 unless the replies come back through the director.
+const FORWARDED: &str = "awk '/^Ip:/ { if (!n) for (i = 1; i <= NF; i++) { if ($i == \"ForwDatagrams\") n = i } else print \"forwarded\", $n }' /proc/net/snmp";
+
+fn forwarded(text: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix("forwarded "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no `forwarded N` line: {text}"))
+}
+
+fn shoal_snippet(network: &str, setup: &str) -> String {
+    format!(
+        "demo_topology; {setup} mkdir -p /etc/sysconfig/ha; printf '%s' '{}' >/etc/sysconfig/ha/lvs.cf; \
+         demo_start_shoal && demo_wait_servers 192.0.2.10:80 3; demo_fetch 6; ipvsadm -Ln; {FORWARDED}",
+        config(network)
+    )
+}
+
+#[test]
+#[ignore = "needs the lab kernel: scripts/lab-tests.sh runs it"]
+fn nat_round_robin_through_the_plumbed_vip() {
+    let text = demo(&shoal_snippet("nat", ""));
+    assert_client_sees_round_robin("NAT", &text);
+    assert_ipvs_spread(&text, "Masq");
+    let forwarded = forwarded(&text);
+    eprintln!("NAT: the director forwarded {forwarded}");
+    assert!(
+        forwarded >= 6,
+        "the replies came back through the director: {text}"
+    );
+}
+
+/// Each real server has its own namespace and veth and holds the VIP on its lo
+/// (demo_direct_routing), so the answer names the server IPVS chose. Its replies go
+/// straight to the client over a second veth; the director, with accept_local=0, would
+/// drop them as martians (source: its own VIP) had they come back through it.
+#[test]
+#[ignore = "needs the lab kernel: scripts/lab-tests.sh runs it"]
+fn direct_routing_round_robin_through_the_plumbed_vip() {
+    let text = demo(&shoal_snippet("direct", "demo_direct_routing 192.0.2.10;"));
+    assert_client_sees_round_robin("direct routing", &text);
+    assert_ipvs_spread(&text, "Route");
+    let forwarded = forwarded(&text);
+    eprintln!("direct routing: the director forwarded {forwarded}");
+    assert_eq!(
+        forwarded, 0,
+        "nothing came back through the director: {text}"
     );
 }

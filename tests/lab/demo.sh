@@ -3,10 +3,18 @@
 # adapted to the lab's devices. Prints `fetch N: rsX` for each request the client makes
 # through the VIP, so the scheduling can be seen (and tested).
 #
-#   client (192.0.2.100) --veth-- [d-c] director [d-rs] --veth-- servers
-#                                 VIP 192.0.2.10 (shoal)  NAT router 198.51.100.254 (shoal)
-#   The real servers 198.51.100.11-13 share one namespace (the lab kernel has no bridge
-#   module): one busybox httpd per address on port 80, default route via the NAT router.
+#   client (192.0.2.100) --veth-- [d-c] director [d-rs1] --veth-- rs1 (198.51.100.11)
+#                                 VIP 192.0.2.10 [d-rs2] --veth-- rs2 (198.51.100.12)
+#                                 (shoal)        [d-rs3] --veth-- rs3 (198.51.100.13)
+#                                                [d-rs] dummy: NAT router 198.51.100.254 (shoal)
+#
+#   The lab kernel has no bridge module, so each real server has its own namespace and its
+#   own point-to-point veth to the director, which routes 198.51.100.1N/32 over it. The
+#   director's address on the real servers' network (lvs.cf's eth1, the NAT router) goes
+#   on a dummy device d-rs, and each real server reaches it on-link through its veth (the
+#   director answers ARP for any of its addresses on any device). Every real server runs
+#   one busybox httpd on port 80 (any address), answering with its name, and its default
+#   route is the NAT router. demo_direct_routing adds what direct routing needs.
 
 demo_topology() {
     ip link set lo up
@@ -18,18 +26,41 @@ demo_topology() {
     ip -n client link set lo up
     ip -n client addr add 192.0.2.100/24 dev eth0
     ip -n client link set eth0 up
-    ip netns add servers
-    ip link add d-rs type veth peer name eth0 netns servers
+    ip link add d-rs type dummy
     ip link set d-rs up
-    ip -n servers link set lo up
-    ip -n servers link set eth0 up
     for n in 1 2 3; do
-        ip -n servers addr add "198.51.100.1$n/24" dev eth0
+        ip netns add "rs$n"
+        ip link add "d-rs$n" type veth peer name eth0 netns "rs$n"
+        ip link set "d-rs$n" up
+        ip route add "198.51.100.1$n/32" dev "d-rs$n"
+        ip -n "rs$n" link set lo up
+        ip -n "rs$n" addr add "198.51.100.1$n/24" dev eth0
+        ip -n "rs$n" link set eth0 up
+        ip -n "rs$n" route add default via 198.51.100.254
         mkdir -p "/srv/rs$n"
         echo "rs$n" >"/srv/rs$n/index.html"
-        ip netns exec servers httpd -p "198.51.100.1$n:80" -h "/srv/rs$n"
+        ip netns exec "rs$n" httpd -p 80 -h "/srv/rs$n"
     done
-    ip -n servers route add default via 198.51.100.254
+}
+
+# Direct routing (lvs.cf `network = direct`) for the VIP $1 (default 192.0.2.10): each real
+# server holds the VIP on its lo, with arp_ignore=1 and arp_announce=2 so it never answers
+# or announces it, and sends what it answers from the VIP straight to the client (policy
+# routing: `from VIP` over its own veth c-rsN <-> eth1 to the client namespace), so the
+# replies bypass the director, as direct routing means. The director is left as it is:
+# with accept_local=0 it would drop a reply from its own VIP as a martian, so an answered
+# fetch also shows that the replies did not come back through it.
+demo_direct_routing() {
+    vip=${1:-192.0.2.10}
+    for n in 1 2 3; do
+        ip -n "rs$n" addr add "$vip/32" dev lo
+        ip netns exec "rs$n" sh -c 'echo 1 >/proc/sys/net/ipv4/conf/all/arp_ignore; echo 2 >/proc/sys/net/ipv4/conf/all/arp_announce'
+        ip link add "c-rs$n" netns client type veth peer name eth1 netns "rs$n"
+        ip -n client link set "c-rs$n" up
+        ip -n "rs$n" link set eth1 up
+        ip -n "rs$n" route add 192.0.2.0/24 dev eth1 table 100
+        ip -n "rs$n" rule add from "$vip" lookup 100
+    done
 }
 
 # The sample lvs.cf, with the lab's devices for its VIPs and NAT router.
@@ -50,18 +81,42 @@ demo_start_shoal() {
     return 1
 }
 
-# Stops shoal (which removes its services and addresses) and the namespaces.
-demo_stop() {
-    kill "$SHOAL_PID" 2>/dev/null
-    wait "$SHOAL_PID" 2>/dev/null
-    ip netns pids servers 2>/dev/null | xargs -r kill 2>/dev/null
-    ip netns del client
-    ip netns del servers
+# Waits (up to 20 s) until the service $1 (TCP ADDRESS:PORT) has $2 real servers with a
+# weight above 0 in the kernel table: shoal adds each one at its first passed health
+# check, and the first probes are spread over a second.
+demo_wait_servers() {
+    for _ in $(seq 100); do
+        [ "$(ipvsadm -Ln -t "$1" 2>/dev/null | awk '$1 == "->" && $4 ~ /^[0-9]+$/ && $4 > 0' | wc -l)" -ge "$2" ] && return 0
+        sleep 0.2
+    done
+    echo "demo: $1 has no $2 real servers up after 20 s"
+    ipvsadm -Ln
+    cat /tmp/shoal.log
+    return 1
 }
 
+# Stops shoal (which removes its services and addresses), the real servers' httpds and
+# the namespaces (with them every veth; the dummy goes too). Safe to call after a partial
+# demo_topology, and twice.
+demo_stop() {
+    if [ -n "${SHOAL_PID:-}" ]; then
+        kill "$SHOAL_PID" 2>/dev/null
+        wait "$SHOAL_PID" 2>/dev/null
+        SHOAL_PID=
+    fi
+    for ns in rs1 rs2 rs3 client; do
+        ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+        ip netns del "$ns" 2>/dev/null
+    done
+    ip link del d-rs 2>/dev/null
+    return 0
+}
+
+# Each fetch is bounded (busybox 1.35's `wget -T` crashes, hence timeout), so a broken
+# path shows as a failed fetch instead of a hang.
 demo_fetch() {
     for n in $(seq "${1:-6}"); do
-        echo "fetch $n: $(ip netns exec client wget -q -O - http://192.0.2.10/ 2>&1)"
+        echo "fetch $n: $(ip netns exec client timeout 5 wget -q -O - http://192.0.2.10/ 2>&1)"
     done
 }
 
@@ -71,6 +126,7 @@ demo_main() {
     echo "== shoal check /etc/sysconfig/ha/lvs.cf (the sample, with lab devices)"
     shoal check /etc/sysconfig/ha/lvs.cf
     demo_start_shoal || return 1
+    demo_wait_servers 192.0.2.10:80 3 || return 1
     echo "== ip -4 addr: the VIPs and the NAT router address shoal added"
     ip -4 -o addr show | grep -E 'd-c|d-rs' | sed -e 's/^[0-9]*: //' -e 's/\\.*//'
     echo "== shoal status"
