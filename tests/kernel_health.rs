@@ -46,25 +46,37 @@ impl Drop for Httpd {
     }
 }
 
-/// `shoal run`, killed when dropped (also when the test fails).
+/// `shoal run`, killed when dropped (also when the test fails), logging to a file.
 struct Daemon {
     child: Child,
     socket: PathBuf,
+    log: PathBuf,
 }
 
 impl Daemon {
     fn start(dir: &Path) -> Daemon {
+        Self::start_logging(dir, "shoal.log")
+    }
+
+    fn start_logging(dir: &Path, log: &str) -> Daemon {
         let socket = dir.join("control.sock");
+        let log = dir.join(log);
+        let stderr = std::fs::File::create(&log).expect("log file");
         #[allow(clippy::zombie_processes)] // Drop kills and waits for it.
         let child = Command::new(SHOAL)
             .args(["run", "-c"])
             .arg(dir.join("lvs.cf"))
             .arg("--control")
             .arg(&socket)
-            .env("SHOAL_LOG", "warn")
+            .env("SHOAL_LOG", "info")
+            .stderr(stderr)
             .spawn()
             .expect("shoal run starts");
-        Daemon { child, socket }
+        Daemon { child, socket, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     fn shoal(&self, args: &[&str]) -> String {
@@ -266,5 +278,42 @@ fn quiesce_keeps_weight_0_and_the_sorry_server_covers_when_all_are_down() {
             || weight_of("198.51.100.22") == Some(2) && weight_of("198.51.100.99").is_none(),
         );
         println!("b back: {:?}", weights());
+    });
+}
+
+#[test]
+#[ignore = "needs the lab kernel: scripts/lab.sh runs it"]
+fn a_restart_after_kill_9_keeps_every_checked_server_at_its_weight() {
+    in_fresh_netns(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (root_a, root_b) = setup(dir.path());
+        std::fs::write(dir.path().join("lvs.cf"), lvs_cf(false)).expect("lvs.cf");
+        let _httpd_a = Httpd::start("198.51.100.21", &root_a);
+        let _httpd_b = Httpd::start("198.51.100.22", &root_b);
+        let mut first = Daemon::start_logging(dir.path(), "first.log");
+        wait_for("both real servers in", Duration::from_secs(10), || {
+            weight_of("198.51.100.21") == Some(2) && weight_of("198.51.100.22") == Some(2)
+        });
+        first.child.kill().expect("kill -9");
+        let _ = first.child.wait();
+        let before = weights();
+        let second = Daemon::start_logging(dir.path(), "second.log");
+        wait_for("the second daemon ready", Duration::from_secs(10), || {
+            second.log().contains("ready:")
+        });
+        assert_eq!(weights(), before, "the restart changed the table");
+        let log = second.log();
+        assert!(log.contains("ready: 0 operations at start"), "{log}");
+        std::thread::sleep(Duration::from_secs(2));
+        assert_eq!(
+            weights(),
+            before,
+            "the first probes after the restart changed the table"
+        );
+        assert!(
+            !second.log().contains("delete real server"),
+            "{}",
+            second.log()
+        );
     });
 }

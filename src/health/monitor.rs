@@ -191,17 +191,34 @@ impl Prober for CheckProber {
     }
 }
 
+/// Says once per program that `load_monitor` cannot run it (Piranha's nanny went on
+/// without load readings; so does shoal, but not silently, and not once per server).
+fn report_missing_load_command(program: &str, error: &std::io::Error) {
+    static REPORTED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut reported = REPORTED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !reported.iter().any(|p| p == program) {
+        reported.push(program.to_string());
+        warn!("load_monitor: cannot run {program}: {error}; weights are left as configured");
+    }
+}
+
 /// Runs the load command (killed after `timeout`) and parses its output.
 async fn read_load(argv: Vec<String>, target: Target, limit: Duration) -> Option<f64> {
     let (program, args) = argv.split_first()?;
-    let child = tokio::process::Command::new(program)
+    let spawned = tokio::process::Command::new(program)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
-        .spawn()
-        .ok()?;
+        .spawn();
+    let child = match spawned {
+        Ok(child) => child,
+        Err(e) => {
+            report_missing_load_command(program, &e);
+            return None;
+        }
+    };
     let output = timeout(limit, child.wait_with_output()).await.ok()?.ok()?;
     let text = String::from_utf8_lossy(&output.stdout);
     parse_load_average(&text, Some(&target.address.to_string()))
