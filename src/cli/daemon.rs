@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use super::{ControlArgs, OverrideArgs, RunArgs, StatusArgs};
+use crate::config::settings::{DEFAULT_SETTINGS, LogFormat, Settings};
 use crate::control::{self, Request, Response};
 use crate::daemon::{self, Options};
 use crate::ipvs::render;
@@ -12,24 +13,40 @@ use crate::ipvs::render;
 /// Long enough for a reload of a large table under load.
 const CONTROL_TIMEOUT: Duration = Duration::from_secs(30);
 
-fn init_logging() {
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SHOAL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
 }
 
 /// Runs the daemon in the foreground.
 pub fn run(args: &RunArgs) -> ExitCode {
-    init_logging();
+    let explicit = args.settings.is_some();
+    let path = args
+        .settings
+        .clone()
+        .unwrap_or_else(|| DEFAULT_SETTINGS.into());
+    let settings = match Settings::load(&path, explicit) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("shoal: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_logging(settings.log.format);
     let options = Options {
         lvs_cf: args.lvs_cf.clone(),
         control: Some(args.control.clone()),
         dry_run: args.dry_run,
         force_active: args.force_active,
         no_checks: args.no_checks,
+        settings,
     };
     match daemon::run(options) {
         Ok(()) => ExitCode::SUCCESS,

@@ -73,6 +73,10 @@ pub struct RunArgs {
     /// Control socket to listen on.
     #[arg(long, default_value = crate::control::DEFAULT_SOCKET)]
     pub control: PathBuf,
+    /// shoal.toml: heartbeat protocol and key, metrics address, log format (optional at
+    /// its default place).
+    #[arg(long)]
+    pub settings: Option<PathBuf>,
 }
 
 /// Where the daemon's control socket is.

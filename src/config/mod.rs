@@ -15,6 +15,7 @@ pub mod lexer;
 pub mod model;
 pub mod parse;
 pub mod resolve;
+pub mod settings;
 pub mod validate;
 pub mod values;
 pub mod write;

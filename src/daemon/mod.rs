@@ -50,6 +50,8 @@ pub struct Options {
     pub force_active: bool,
     /// Program every active real server at its configured weight without checking it.
     pub no_checks: bool,
+    /// shoal.toml.
+    pub settings: crate::config::settings::Settings,
 }
 
 /// Why the daemon could not start.

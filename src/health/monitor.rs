@@ -195,7 +195,9 @@ impl Prober for CheckProber {
 /// without load readings; so does shoal, but not silently, and not once per server).
 fn report_missing_load_command(program: &str, error: &std::io::Error) {
     static REPORTED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-    let mut reported = REPORTED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut reported = REPORTED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if !reported.iter().any(|p| p == program) {
         reported.push(program.to_string());
         warn!("load_monitor: cannot run {program}: {error}; weights are left as configured");

@@ -1,0 +1,190 @@
+//! `shoal.toml`: what lvs.cf has no words for (the heartbeat protocol and its key, the web
+//! UI's address and allowed networks, the metrics address, the log format). lvs.cf stays
+//! the one file that describes the load balancer; every key here has a default, so the
+//! file is optional.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Where `shoal run` and `shoal web` look when `--settings` is not given.
+pub const DEFAULT_SETTINGS: &str = "/etc/shoal/shoal.toml";
+
+/// The heartbeat protocol spoken to the peer director.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HeartbeatProtocol {
+    /// shoal's authenticated packet (both directors run shoal).
+    #[default]
+    Shoal,
+    /// Piranha's 4-byte packet, to run next to a Piranha pulse while migrating.
+    Pulse,
+}
+
+/// `[heartbeat]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Heartbeat {
+    /// `protocol = "shoal" | "pulse"`.
+    pub protocol: HeartbeatProtocol,
+    /// The shared key authenticating heartbeats and config pushes; a missing file means no
+    /// authentication (the daemon warns).
+    pub key_file: PathBuf,
+}
+
+impl Default for Heartbeat {
+    fn default() -> Self {
+        Heartbeat {
+            protocol: HeartbeatProtocol::Shoal,
+            key_file: PathBuf::from("/etc/shoal/peer.key"),
+        }
+    }
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Metrics {
+    /// `listen = "127.0.0.1:9636"`.
+    pub listen: SocketAddr,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9636)),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable text.
+    #[default]
+    Text,
+    /// One JSON object a line, for log collectors.
+    Json,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    /// `format = "text" | "json"`.
+    pub format: LogFormat,
+}
+
+/// The whole `shoal.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// `[heartbeat]`.
+    pub heartbeat: Heartbeat,
+    /// `[metrics]`.
+    pub metrics: Metrics,
+    /// `[log]`.
+    pub log: Log,
+}
+
+/// Why `shoal.toml` cannot be used, naming the file and the place.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The file exists but cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has a wrong key or value.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// toml's message, with the line and column.
+        message: String,
+    },
+}
+
+impl Settings {
+    /// Parses the text of a `shoal.toml`; `path` is only for messages.
+    pub fn parse(text: &str, path: &str) -> Result<Self, SettingsError> {
+        toml::from_str(text).map_err(|e| SettingsError::Invalid {
+            path: path.to_string(),
+            message: e.to_string().trim_end().to_string(),
+        })
+    }
+
+    /// Reads `path`. The default file may be absent (every key has a default); a file
+    /// named on the command line must exist.
+    pub fn load(path: &Path, explicit: bool) -> Result<Self, SettingsError> {
+        let shown = path.display().to_string();
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse(&text, &shown),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                Ok(Settings::default())
+            }
+            Err(source) => Err(SettingsError::Read {
+                path: shown,
+                source,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_gives_the_defaults() {
+        let s = Settings::parse("", "shoal.toml").unwrap();
+        assert_eq!(s, Settings::default());
+        assert_eq!(s.heartbeat.protocol, HeartbeatProtocol::Shoal);
+        assert_eq!(s.metrics.listen.to_string(), "127.0.0.1:9636");
+    }
+
+    #[test]
+    fn every_section_is_read() {
+        let s = Settings::parse(
+            "[heartbeat]\nprotocol = \"pulse\"\nkey_file = \"/k\"\n[metrics]\nlisten = \"0.0.0.0:9100\"\n[log]\nformat = \"json\"\n",
+            "shoal.toml",
+        )
+        .unwrap();
+        assert_eq!(s.heartbeat.protocol, HeartbeatProtocol::Pulse);
+        assert_eq!(s.heartbeat.key_file, PathBuf::from("/k"));
+        assert_eq!(s.metrics.listen.port(), 9100);
+        assert_eq!(s.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn a_wrong_key_names_the_file_and_the_line() {
+        let e = Settings::parse(
+            "[heartbeat]\nprotocl = \"pulse\"\n",
+            "/etc/shoal/shoal.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("/etc/shoal/shoal.toml: "), "{e}");
+        assert!(e.contains("line 2"), "{e}");
+        assert!(e.contains("protocl"), "{e}");
+    }
+
+    #[test]
+    fn the_sample_shows_the_defaults() {
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/shoal.toml");
+        assert_eq!(Settings::load(&sample, true).unwrap(), Settings::default());
+    }
+
+    #[test]
+    fn a_missing_default_file_is_fine_but_a_named_one_is_not() {
+        let missing = Path::new("/nonexistent/shoal.toml");
+        assert_eq!(Settings::load(missing, false).unwrap(), Settings::default());
+        let e = Settings::load(missing, true).unwrap_err().to_string();
+        assert!(e.contains("cannot read /nonexistent/shoal.toml"), "{e}");
+    }
+}
