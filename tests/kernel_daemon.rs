@@ -334,3 +334,43 @@ fn the_vip_is_plumbed_with_its_label_serves_and_is_removed_at_stop() {
         );
     });
 }
+
+#[test]
+#[ignore = "needs the lab kernel: scripts/lab-tests.sh runs it"]
+fn stop_start_and_restart_take_the_service_down_and_up_while_the_daemon_stays() {
+    in_fresh_netns(|| {
+        let dir = setup();
+        let config = lvs_cf(1, "wlc", false).replace("192.0.2.10 vip0", "192.0.2.30 vip0:1");
+        std::fs::write(dir.path().join("lvs.cf"), config).expect("write lvs.cf");
+        let daemon = Daemon::start(dir.path());
+        let vip_shown = || run("ip", &["-4", "addr", "show", "dev", "vip0"]).contains("192.0.2.30");
+        let served = || ipvsadm().iter().any(|l| l.starts_with("TCP 192.0.2.30:80"));
+        assert!(served() && vip_shown(), "{:?}", ipvsadm());
+
+        let stop = daemon.shoal("stop");
+        assert!(stop.status.success(), "{}", text(&stop));
+        assert!(text(&stop).contains("stopped"), "{}", text(&stop));
+        assert!(!served(), "stop removes the service: {:?}", ipvsadm());
+        assert!(!vip_shown(), "stop removes the VIP");
+        let status = text(&daemon.shoal("status"));
+        assert!(status.contains("shoal: stopped"), "{status}");
+        assert!(
+            !daemon.shoal("stop").status.success(),
+            "a second stop is refused"
+        );
+
+        let start = daemon.shoal("start");
+        assert!(start.status.success(), "{}", text(&start));
+        assert!(
+            served() && vip_shown(),
+            "start brings them back: {:?}",
+            ipvsadm()
+        );
+        assert!(text(&daemon.shoal("status")).contains("shoal: active"));
+
+        let restart = daemon.shoal("restart");
+        assert!(restart.status.success(), "{}", text(&restart));
+        assert!(text(&restart).contains("active"), "{}", text(&restart));
+        assert!(served() && vip_shown(), "{:?}", ipvsadm());
+    });
+}

@@ -126,6 +126,25 @@ fn print_health(health: &[control::ServerHealth]) {
     }
 }
 
+/// `shoal start|stop|restart`: prints the state afterwards.
+pub fn service(args: &ControlArgs, request: Request) -> ExitCode {
+    match ask(args, request) {
+        Ok(Response::Service(report)) => {
+            for error in &report.errors {
+                eprintln!("{error}");
+            }
+            println!("{} ({} operations)", report.state, report.operations);
+            if report.errors.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Ok(other) => unexpected(other),
+        Err(code) => code,
+    }
+}
+
 /// Sets or clears an operator override and prints the pairs it touched.
 pub fn set_override(args: &OverrideArgs, action: control::Override) -> ExitCode {
     let (service, server) = match args.server.split_once('/') {

@@ -37,6 +37,12 @@ pub enum Command {
     Status(StatusArgs),
     /// Ask the daemon to re-read lvs.cf and apply the difference.
     Reload(ControlArgs),
+    /// Bring the service up again after `shoal stop`.
+    Start(ControlArgs),
+    /// Take the service down (services, addresses, checks) while the daemon stays up.
+    Stop(ControlArgs),
+    /// Stop and start the service.
+    Restart(ControlArgs),
     /// Drain a real server: weight 0, established connections stay (kept until undrain).
     Drain(OverrideArgs),
     /// Clear a real server's override: it follows its health checks again.
@@ -137,6 +143,9 @@ pub fn main() -> ExitCode {
         Command::Run(args) => daemon::run(&args),
         Command::Status(args) => daemon::status(&args),
         Command::Reload(args) => daemon::reload(&args),
+        Command::Start(args) => daemon::service(&args, crate::control::Request::Start),
+        Command::Stop(args) => daemon::service(&args, crate::control::Request::Stop),
+        Command::Restart(args) => daemon::service(&args, crate::control::Request::Restart),
         Command::Drain(args) => daemon::set_override(&args, crate::control::Override::Drain),
         Command::Undrain(args) => daemon::set_override(&args, crate::control::Override::None),
         Command::Down(args) => daemon::set_override(&args, crate::control::Override::Down),

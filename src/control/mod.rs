@@ -25,6 +25,13 @@ pub enum Request {
     Status,
     /// Re-read lvs.cf and apply the difference.
     Reload,
+    /// Bring the service up again after `stop` (`shoal start`).
+    Start,
+    /// Take the service down while the process stays up (`shoal stop`): its services,
+    /// addresses and checks go.
+    Stop,
+    /// `stop`, then `start` (`shoal restart`).
+    Restart,
     /// Set or clear an operator override (`shoal drain|undrain|down|up`).
     Override {
         /// The virtual server; `None`: every virtual server that has the real server.
@@ -44,6 +51,8 @@ pub enum Response {
     Status(Box<StatusReport>),
     /// For `reload`.
     Reload(ReloadReport),
+    /// For `start`, `stop`, `restart`.
+    Service(ServiceReport),
     /// For an override: the pairs it was set on, as `VS/RS`.
     Override {
         /// The pairs changed.
@@ -78,6 +87,17 @@ pub struct StatusReport {
     /// Every monitored real server's health (empty when nothing is checked).
     #[serde(default)]
     pub health: Vec<ServerHealth>,
+}
+
+/// The outcome of `start`, `stop` or `restart`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceReport {
+    /// The state afterwards: `active` or `stopped`.
+    pub state: String,
+    /// How many kernel operations it sent.
+    pub operations: usize,
+    /// What failed.
+    pub errors: Vec<String>,
 }
 
 /// One real server's health as `shoal status` shows it.

@@ -23,7 +23,7 @@ use crate::config::model::RealServer;
 use crate::config::model::{ServiceKind, VirtualServer};
 use crate::config::resolve::SystemResolver;
 use crate::config::{self, KernelFeatures, Loaded, Severity};
-use crate::control::{ReloadReport, Request, Response, ServerHealth, StatusReport};
+use crate::control::{ReloadReport, Request, Response, ServerHealth, ServiceReport, StatusReport};
 use crate::health::monitor::{CheckProber, HealthEvent, MonitorSet, Monitors, ServerId, ServiceId};
 use crate::health::state::{Desired, Override};
 use crate::ipvs::client::IpvsError;
@@ -128,8 +128,12 @@ struct Supervisor {
     features: KernelFeatures,
     addresses: addresses::Addresses,
     /// The health monitors deciding the weights; `None` for a dry run or `--no-checks`,
-    /// where every active real server is in at its configured weight.
+    /// where every active real server is in at its configured weight, and while stopped.
     monitors: Option<Monitors>,
+    /// Where the monitors send their events (the supervisor's loop reads them).
+    health_tx: mpsc::UnboundedSender<HealthEvent>,
+    /// `shoal stop` took the service down (the process stays up for `shoal start`).
+    stopped: bool,
 }
 
 /// A destination in the kernel: its service and its (address, port).
@@ -223,6 +227,9 @@ impl Supervisor {
     /// Applies the monitors' changes: the services they concern are recomputed and only
     /// those are read from the kernel and reconciled.
     fn on_health(&mut self, events: Vec<HealthEvent>) {
+        if self.stopped {
+            return;
+        }
         let names: HashSet<String> = events
             .iter()
             .map(|e| match e {
@@ -570,6 +577,16 @@ impl Supervisor {
         };
         let warnings = warnings(&self.loaded, &self.options.lvs_cf);
         let checked = started.elapsed();
+        if self.stopped {
+            info!("reload while stopped: lvs.cf read, applied at the next start");
+            return ReloadReport {
+                applied: true,
+                serial_no: self.loaded.config.global.serial_no,
+                operations: Vec::new(),
+                errors: Vec::new(),
+                warnings,
+            };
+        }
         let patched = match &change {
             Change::Virtual { at, removed, added } => self.reload_blocks(*at, removed, *added),
             _ => None,
@@ -651,7 +668,7 @@ impl Supervisor {
             Err(e) => (Vec::new(), Some(e.to_string())),
         };
         StatusReport {
-            state: "active".into(),
+            state: self.state().into(),
             dry_run: self.options.dry_run,
             lvs_cf: self.options.lvs_cf.clone(),
             serial_no: self.loaded.config.global.serial_no,
@@ -663,9 +680,36 @@ impl Supervisor {
         }
     }
 
-    /// Removes what this configuration put in the kernel (its services and its sync
-    /// daemon); services it does not own stay.
-    async fn shutdown(&mut self) {
+    /// Brings the service up, as at start: `active_cmd`, the monitors (real servers the
+    /// kernel already has keep their weights), the IPVS table, the addresses.
+    async fn start_service(&mut self) -> ServiceReport {
+        self.stopped = false;
+        let checked = !self.options.dry_run && !self.options.no_checks;
+        self.monitors = checked.then(|| Monitors::new(CheckProber, self.health_tx.clone()));
+        let g = &self.loaded.config.global;
+        addresses::run_command("active_cmd", g.active_cmd.as_deref(), self.options.dry_run);
+        match self.kernel.table() {
+            Ok(table) => self.monitor_all(&table),
+            Err(e) => {
+                warn!("cannot read the kernel table to adopt it: {e}");
+                self.monitor_all(&[]);
+            }
+        }
+        self.desired = self.wanted_table();
+        let (operations, mut errors) = self.reconcile(None);
+        errors.extend(self.plumb(true).await);
+        info!(
+            "ready: {} operations at start, {} errors",
+            operations.len(),
+            errors.len()
+        );
+        self.service_report(operations.len(), errors)
+    }
+
+    /// Takes the service down: removes what this configuration put in the kernel (its
+    /// services and its sync daemon; services it does not own stay), the addresses it
+    /// added, stops the checks, runs `inactive_cmd`.
+    async fn stop_service(&mut self) -> ServiceReport {
         let owned: HashSet<ServiceKey> = self
             .desired
             .services
@@ -684,6 +728,10 @@ impl Supervisor {
         }
         let mut errors = self.apply(&operations);
         errors.extend(self.addresses.release().await);
+        self.monitors = None;
+        self.desired = DesiredTable::default();
+        self.in_sync = false;
+        self.stopped = true;
         let g = &self.loaded.config.global;
         addresses::run_command(
             "inactive_cmd",
@@ -695,6 +743,19 @@ impl Supervisor {
             operations.len(),
             errors.len()
         );
+        self.service_report(operations.len(), errors)
+    }
+
+    fn service_report(&self, operations: usize, errors: Vec<String>) -> ServiceReport {
+        ServiceReport {
+            state: self.state().into(),
+            operations,
+            errors,
+        }
+    }
+
+    fn state(&self) -> &'static str {
+        if self.stopped { "stopped" } else { "active" }
     }
 
     async fn handle(&mut self, request: Request) -> Response {
@@ -706,6 +767,20 @@ impl Supervisor {
                 server,
                 action,
             } => self.set_override(service.as_deref(), &server, action),
+            Request::Start if !self.stopped => Response::Error {
+                message: "already running: use restart to stop and start again".into(),
+            },
+            Request::Start => Response::Service(self.start_service().await),
+            Request::Stop if self.stopped => Response::Error {
+                message: "already stopped".into(),
+            },
+            Request::Stop => Response::Service(self.stop_service().await),
+            Request::Restart => {
+                if !self.stopped {
+                    self.stop_service().await;
+                }
+                Response::Service(self.start_service().await)
+            }
         }
     }
 }
@@ -803,10 +878,11 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
     check_role(&loaded, &options)?;
     let kernel = kernel::open(options.dry_run)?;
     let (health_tx, mut health_events) = mpsc::unbounded_channel::<HealthEvent>();
-    let checked = !options.dry_run && !options.no_checks;
     let mut supervisor = Supervisor {
         desired: DesiredTable::default(),
-        monitors: checked.then(|| Monitors::new(CheckProber, health_tx)),
+        monitors: None,
+        health_tx,
+        stopped: true,
         in_sync: false,
         features,
         addresses: addresses::Addresses::new(options.dry_run).map_err(DaemonError::Runtime)?,
@@ -825,23 +901,7 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
             ""
         }
     );
-    let g = &supervisor.loaded.config.global;
-    addresses::run_command("active_cmd", g.active_cmd.as_deref(), options.dry_run);
-    match supervisor.kernel.table() {
-        Ok(table) => supervisor.monitor_all(&table),
-        Err(e) => {
-            warn!("cannot read the kernel table to adopt it: {e}");
-            supervisor.monitor_all(&[]);
-        }
-    }
-    supervisor.desired = supervisor.wanted_table();
-    let (operations, mut errors) = supervisor.reconcile(None);
-    errors.extend(supervisor.plumb(true).await);
-    info!(
-        "ready: {} operations at start, {} errors",
-        operations.len(),
-        errors.len()
-    );
+    supervisor.start_service().await;
 
     let (events_tx, mut events) = mpsc::channel::<Event>(16);
     if let Some(path) = &options.control {
@@ -872,7 +932,9 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
         "stopping: removing the services of {}",
         options.lvs_cf.display()
     );
-    supervisor.shutdown().await;
+    if !supervisor.stopped {
+        supervisor.stop_service().await;
+    }
     if let Some(path) = &options.control {
         let _ = std::fs::remove_file(path);
     }
