@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod ha;
 pub mod health;
 pub mod ipvs;
 pub mod net;

@@ -1,0 +1,680 @@
+//! The heartbeat runtime: one tokio task that sends this node's state to the peer every
+//! `keepalive`, validates what the peer sends, runs the failover rules and tells the
+//! daemon what to do through a channel of [`HaEvent`]s.
+//!
+//! The daemon owns the kernel; this task only decides. It sends a heartbeat at once
+//! whenever what it says changes (activation, deactivation, stop, link), so the peer
+//! learns of a handover in one network round trip rather than a keepalive. Timers are
+//! tokio's, so sub-second keepalive and deadtime (0.1 s / 0.3 s) work.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::peer::{Channel, Counters, PeerAddresses, PeerTracker, PeerView, Rejection};
+use super::state::{Action, Cause, Input, MachineView, Role, Rules, StateMachine};
+use super::wire::{
+    Auth, ConfigHash, PRIORITY_NONE, Protocol, ShoalPacket, WireState, encode_pulse,
+};
+use crate::config::model::GlobalSettings;
+
+/// DSCP CS6 ("network control"), so heartbeats are not queued behind bulk traffic.
+const TOS_NETWORK_CONTROL: u32 = 0xc0;
+/// Larger than any heartbeat; a bigger datagram arrives truncated and fails the length.
+const RECEIVE_BUFFER: usize = 2048;
+
+/// This node's own heartbeat addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LocalAddresses {
+    /// Its public address (`primary` or `backup`), which must be on one of its
+    /// interfaces.
+    pub public: IpAddr,
+    /// Its private address, used only when the peer has one too.
+    pub private: Option<IpAddr>,
+}
+
+/// Everything the runtime needs, usually made by [`HeartbeatConfig::from_global`].
+#[derive(Debug, Clone)]
+pub struct HeartbeatConfig {
+    /// The wire protocol (both nodes must use the same).
+    pub protocol: Protocol,
+    /// The pair's key (`shoal` only).
+    pub auth: Auth,
+    /// This node's role.
+    pub role: Role,
+    /// This node's addresses (the sockets bind to them).
+    pub local: LocalAddresses,
+    /// The peer's addresses (heartbeats go there and only theirs are accepted).
+    pub peer: PeerAddresses,
+    /// `heartbeat_port`, the same on both nodes (Piranha: 539).
+    pub port: u16,
+    /// Send period.
+    pub keepalive: Duration,
+    /// Silence after which the peer is dead.
+    pub deadtime: Duration,
+    /// lvs.cf `preempt`.
+    pub preempt: bool,
+    /// How long a primary waits, able to serve, before it preempts (see
+    /// [`Rules::preempt_delay`]).
+    pub preempt_delay: Duration,
+    /// `--force-active`.
+    pub force_active: bool,
+    /// This run's boot id, greater than any previous run's ([`new_boot_id`]).
+    pub boot_id: u64,
+    /// lvs.cf `serial_no`, announced to the peer.
+    pub config_serial: u64,
+    /// lvs.cf hash, announced to the peer.
+    pub config_hash: ConfigHash,
+}
+
+/// A problem that keeps the heartbeat from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum HaError {
+    /// lvs.cf names no primary.
+    #[error("lvs.cf has no `primary` address")]
+    NoPrimary,
+    /// There is no peer to heartbeat with.
+    #[error(
+        "lvs.cf has no backup (backup_active = 0 or backup = 0.0.0.0): there is no peer, \
+         run without a heartbeat"
+    )]
+    NoPeer,
+    /// keepalive or deadtime is zero.
+    #[error("{name} must be longer than zero")]
+    Timing {
+        /// `keepalive` or `deadtime`.
+        name: &'static str,
+    },
+    /// A heartbeat socket could not be made.
+    #[error("cannot bind the {channel:?} heartbeat socket to {address}: {source}")]
+    Bind {
+        /// Which channel.
+        channel: Channel,
+        /// The address and port.
+        address: SocketAddr,
+        /// Why (typically: the address is not on this node, or the port is taken).
+        #[source]
+        source: io::Error,
+    },
+    /// [`spawn`] was called outside a tokio runtime.
+    #[error("the heartbeat needs a tokio runtime")]
+    NoRuntime,
+}
+
+/// A boot id for this run: wall-clock nanoseconds, so a restart's is greater than the
+/// previous run's and the peer drops replays of the old run. (A clock set back across
+/// a restart would make the peer drop the new run's heartbeats until its own restart;
+/// they are counted as `old_boot`.)
+pub fn new_boot_id() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(1)
+}
+
+impl HeartbeatConfig {
+    /// The configuration for `role` from lvs.cf's global settings and the file's bytes
+    /// (hashed for the peer). `preempt_delay` starts at zero and `force_active` off; the
+    /// daemon sets them from its own options.
+    pub fn from_global(
+        global: &GlobalSettings,
+        role: Role,
+        protocol: Protocol,
+        auth: Auth,
+        lvs_cf: &[u8],
+    ) -> Result<HeartbeatConfig, HaError> {
+        let primary = global.primary.ok_or(HaError::NoPrimary)?;
+        let backup = global
+            .backup_address()
+            .filter(|_| global.backup_active)
+            .ok_or(HaError::NoPeer)?;
+        let primary_private = distinct(global.primary_private, primary);
+        let backup_private = distinct(global.backup_private, backup);
+        let both_private = primary_private.is_some() && backup_private.is_some();
+        let (local, local_private, peer, peer_private) = match role {
+            Role::Primary => (primary, primary_private, backup, backup_private),
+            Role::Backup => (backup, backup_private, primary, primary_private),
+        };
+        let config = HeartbeatConfig {
+            protocol,
+            auth,
+            role,
+            local: LocalAddresses {
+                public: local,
+                private: local_private.filter(|_| both_private),
+            },
+            peer: PeerAddresses {
+                public: peer,
+                private: peer_private.filter(|_| both_private),
+            },
+            port: global.heartbeat_port,
+            keepalive: global.keepalive,
+            deadtime: global.deadtime,
+            preempt: global.preempt,
+            preempt_delay: Duration::ZERO,
+            force_active: false,
+            boot_id: new_boot_id(),
+            config_serial: global.serial_no,
+            config_hash: ConfigHash::of(lvs_cf),
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), HaError> {
+        if self.keepalive.is_zero() {
+            return Err(HaError::Timing { name: "keepalive" });
+        }
+        if self.deadtime.is_zero() {
+            return Err(HaError::Timing { name: "deadtime" });
+        }
+        Ok(())
+    }
+
+    fn rules(&self) -> Rules {
+        Rules {
+            role: self.role,
+            preempt: self.preempt,
+            preempt_delay: self.preempt_delay,
+            force_active: self.force_active,
+            reannounce_every: self.deadtime,
+        }
+    }
+
+    fn has_private(&self) -> bool {
+        self.local.private.is_some() && self.peer.private.is_some()
+    }
+}
+
+fn distinct(private: Option<IpAddr>, public: IpAddr) -> Option<IpAddr> {
+    private.filter(|p| *p != public && !p.is_unspecified())
+}
+
+/// What the heartbeat tells the daemon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "event")]
+pub enum HaEvent {
+    /// Take the service (`active_cmd`, addresses, gratuitous ARPs, sync daemon master).
+    Activate {
+        /// Why, for the log.
+        cause: Cause,
+    },
+    /// Give it up (addresses, sync daemon backup, `inactive_cmd`).
+    Deactivate {
+        /// Why, for the log.
+        cause: Cause,
+    },
+    /// Stay active but re-send the gratuitous ARPs and re-run `active_cmd`: the backup
+    /// was heard active (a split brain healing to the primary).
+    Reannounce,
+    /// Something about the peer changed (alive, state, boot, configuration).
+    PeerChanged {
+        /// The new view.
+        peer: PeerView,
+    },
+}
+
+/// The heartbeat's state for `shoal status`, the UI and metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HaSnapshot {
+    /// The protocol spoken.
+    pub protocol: Protocol,
+    /// Whether heartbeats are authenticated (`false` = anyone can spoof the peer).
+    pub authenticated: bool,
+    /// This run's boot id.
+    pub boot_id: u64,
+    /// This node's addresses.
+    pub local: LocalAddresses,
+    /// The failover state (role, active, stopped, link, what is known of the peer).
+    pub state: MachineView,
+    /// The peer.
+    pub peer: PeerView,
+    /// This node's lvs.cf `serial_no`.
+    pub config_serial: u64,
+    /// This node's lvs.cf hash.
+    pub config_hash: ConfigHash,
+    /// Whether the peer runs the same lvs.cf (same hash); `None` when it does not say
+    /// (`pulse`, or not heard yet).
+    pub config_matches: Option<bool>,
+    /// Per-channel packet counters.
+    pub counters: Counters,
+}
+
+enum Command {
+    Stopped(bool),
+    Config(u64, ConfigHash),
+    Link(bool),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// The daemon's side of a running heartbeat. Dropping it ends the task at once, without
+/// a last heartbeat (the peer then takes over after `deadtime`); [`Self::shutdown`] says
+/// "stopped" first so the peer takes over at once.
+#[derive(Debug)]
+pub struct HeartbeatHandle {
+    commands: mpsc::UnboundedSender<Command>,
+    snapshot: watch::Receiver<HaSnapshot>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for HeartbeatHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Command::Stopped(_) => "Stopped",
+            Command::Config(..) => "Config",
+            Command::Link(_) => "Link",
+            Command::Shutdown(_) => "Shutdown",
+        })
+    }
+}
+
+impl HeartbeatHandle {
+    /// The operator stopped (`true`) or started (`false`) the node (`shoal stop`/`start`):
+    /// a stopped node deactivates and tells the peer "stopped" with priority 0.
+    pub fn set_stopped(&self, stopped: bool) {
+        self.send(Command::Stopped(stopped));
+    }
+
+    /// A reload changed lvs.cf: the serial and hash announced to the peer.
+    pub fn set_config(&self, serial: u64, hash: ConfigHash) {
+        self.send(Command::Config(serial, hash));
+    }
+
+    /// A monitored link went down (`false`) or came back (`true`).
+    pub fn link(&self, up: bool) {
+        self.send(Command::Link(up));
+    }
+
+    /// The current state.
+    pub fn snapshot(&self) -> HaSnapshot {
+        self.snapshot.borrow().clone()
+    }
+
+    /// A receiver of every new snapshot, for a status or metrics task.
+    pub fn watch(&self) -> watch::Receiver<HaSnapshot> {
+        self.snapshot.clone()
+    }
+
+    /// Whether the task has ended (it only ends on shutdown, or by panicking).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Sends a last "stopped, cannot serve" heartbeat on every channel and ends the task.
+    /// Call it after deactivating, on SIGTERM.
+    pub async fn shutdown(self) {
+        let (done, wait) = oneshot::channel();
+        self.send(Command::Shutdown(done));
+        let _ = wait.await;
+    }
+
+    fn send(&self, command: Command) {
+        if self.commands.send(command).is_err() {
+            tracing::warn!("the heartbeat task has ended; command ignored");
+        }
+    }
+}
+
+/// Binds the sockets and starts the heartbeat task on the current tokio runtime.
+/// Returns the handle and the events; the first event comes after the first heartbeat
+/// from the peer or `deadtime` (at once with `--force-active`).
+pub fn spawn(
+    config: HeartbeatConfig,
+) -> Result<(HeartbeatHandle, mpsc::UnboundedReceiver<HaEvent>), HaError> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Err(HaError::NoRuntime);
+    }
+    config.check()?;
+    let sockets = Sockets::bind(&config)?;
+    let (events_tx, events) = mpsc::unbounded_channel();
+    let (commands, commands_rx) = mpsc::unbounded_channel();
+    let now = Instant::now();
+    let runtime = Runtime::new(config, events_tx, now);
+    let (snapshot_tx, snapshot) = watch::channel(runtime.snapshot(now));
+    let task = tokio::spawn(runtime.run(sockets, commands_rx, snapshot_tx));
+    Ok((
+        HeartbeatHandle {
+            commands,
+            snapshot,
+            task,
+        },
+        events,
+    ))
+}
+
+/// One bound socket per channel and where its heartbeats go.
+struct Sockets {
+    public: UdpSocket,
+    public_to: SocketAddr,
+    private: Option<(UdpSocket, SocketAddr)>,
+}
+
+impl Sockets {
+    fn bind(config: &HeartbeatConfig) -> Result<Sockets, HaError> {
+        let public = bind(
+            Channel::Public,
+            SocketAddr::new(config.local.public, config.port),
+        )?;
+        let private = match (config.local.private, config.peer.private) {
+            (Some(local), Some(peer)) => Some((
+                bind(Channel::Private, SocketAddr::new(local, config.port))?,
+                SocketAddr::new(peer, config.port),
+            )),
+            _ => None,
+        };
+        Ok(Sockets {
+            public,
+            public_to: SocketAddr::new(config.peer.public, config.port),
+            private,
+        })
+    }
+
+    fn each(&self) -> impl Iterator<Item = (Channel, &UdpSocket, SocketAddr)> {
+        std::iter::once((Channel::Public, &self.public, self.public_to)).chain(
+            self.private
+                .as_ref()
+                .map(|(socket, to)| (Channel::Private, socket, *to)),
+        )
+    }
+}
+
+fn bind(channel: Channel, address: SocketAddr) -> Result<UdpSocket, HaError> {
+    let error = |source| HaError::Bind {
+        channel,
+        address,
+        source,
+    };
+    let domain = socket2::Domain::for_address(address);
+    let socket = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))
+        .map_err(error)?;
+    // Best effort: a kernel that refuses the TOS still carries the heartbeat.
+    let _ = match address {
+        SocketAddr::V4(_) => socket.set_tos_v4(TOS_NETWORK_CONTROL),
+        SocketAddr::V6(_) => socket.set_tclass_v6(TOS_NETWORK_CONTROL),
+    };
+    socket.set_nonblocking(true).map_err(error)?;
+    socket.bind(&address.into()).map_err(error)?;
+    UdpSocket::from_std(socket.into()).map_err(error)
+}
+
+/// A datagram, received into an owned buffer so the receive futures borrow only the
+/// sockets.
+type Datagram = io::Result<(Vec<u8>, SocketAddr)>;
+
+async fn receive(socket: Option<&UdpSocket>) -> Datagram {
+    let Some(socket) = socket else {
+        return std::future::pending().await;
+    };
+    let mut buffer = vec![0u8; RECEIVE_BUFFER];
+    let (len, from) = socket.recv_from(&mut buffer).await?;
+    buffer.truncate(len);
+    Ok((buffer, from))
+}
+
+/// The task's state: the tracker, the machine and what it announces.
+struct Runtime {
+    config: HeartbeatConfig,
+    tracker: PeerTracker,
+    machine: StateMachine,
+    started: Instant,
+    sequence: u64,
+    dead_reported: bool,
+    reported_view: PeerView,
+    events: mpsc::UnboundedSender<HaEvent>,
+}
+
+impl Runtime {
+    fn new(
+        config: HeartbeatConfig,
+        events: mpsc::UnboundedSender<HaEvent>,
+        now: Instant,
+    ) -> Runtime {
+        let tracker = PeerTracker::new(
+            config.protocol,
+            config.auth.clone(),
+            config.peer,
+            config.has_private(),
+            config.deadtime,
+        );
+        let machine = StateMachine::new(config.rules(), now);
+        let reported_view = tracker.view(now);
+        Runtime {
+            config,
+            tracker,
+            machine,
+            started: now,
+            sequence: 0,
+            dead_reported: false,
+            reported_view,
+            events,
+        }
+    }
+
+    async fn run(
+        mut self,
+        sockets: Sockets,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        snapshot: watch::Sender<HaSnapshot>,
+    ) {
+        tracing::info!(
+            role = %self.config.role,
+            protocol = %self.config.protocol,
+            local = %self.config.local.public,
+            peer = %self.config.peer.public,
+            "heartbeat started"
+        );
+        let mut ticker = tokio::time::interval(self.config.keepalive);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        self.input(&sockets, Input::Start, Instant::now()).await;
+        loop {
+            let deadline = self.dead_deadline();
+            let private = sockets.private.as_ref().map(|(socket, _)| socket);
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(Command::Shutdown(done)) => {
+                        self.say_goodbye(&sockets).await;
+                        let _ = done.send(());
+                        return;
+                    }
+                    Some(command) => self.command(&sockets, command).await,
+                    None => return,
+                },
+                datagram = receive(Some(&sockets.public)) => {
+                    self.datagram(&sockets, Channel::Public, datagram).await;
+                }
+                datagram = receive(private) => {
+                    self.datagram(&sockets, Channel::Private, datagram).await;
+                }
+                _ = ticker.tick() => self.send_heartbeats(&sockets).await,
+                _ = tokio::time::sleep_until(deadline), if !self.dead_reported => {
+                    self.peer_dead(&sockets).await;
+                }
+            }
+            snapshot.send_replace(self.snapshot(Instant::now()));
+        }
+    }
+
+    /// When the peer is dead unless heard: `deadtime` after the last valid heartbeat,
+    /// or after the start when nothing was ever heard (Piranha's start timer).
+    fn dead_deadline(&self) -> Instant {
+        self.tracker
+            .dead_at()
+            .unwrap_or(self.started + self.config.deadtime)
+    }
+
+    async fn peer_dead(&mut self, sockets: &Sockets) {
+        self.dead_reported = true;
+        tracing::warn!(peer = %self.config.peer.public, "no heartbeat for deadtime: partner dead");
+        self.input(sockets, Input::PeerDead, Instant::now()).await;
+        self.report_peer(Instant::now());
+    }
+
+    async fn datagram(&mut self, sockets: &Sockets, channel: Channel, datagram: Datagram) {
+        let (bytes, from) = match datagram {
+            Ok(datagram) => datagram,
+            Err(error) => {
+                tracing::debug!(?channel, %error, "heartbeat receive failed");
+                return;
+            }
+        };
+        let now = Instant::now();
+        match self.tracker.receive(channel, from.ip(), &bytes, now) {
+            Ok(heard) => {
+                self.dead_reported = false;
+                self.input(sockets, Input::Peer(heard.report()), now).await;
+                self.report_peer(now);
+            }
+            Err(rejection) => self.log_rejection(channel, from, &rejection),
+        }
+    }
+
+    /// Logs a rejection at warn level the 1st, 2nd, 4th, 8th... time per reason and
+    /// channel (a flood cannot flood the log), at debug level otherwise.
+    fn log_rejection(&self, channel: Channel, from: SocketAddr, rejection: &Rejection) {
+        let counters = self.tracker.counters();
+        let c = match channel {
+            Channel::Public => counters.public,
+            Channel::Private => counters.private.unwrap_or_default(),
+        };
+        let count = match rejection {
+            Rejection::Source(_) => c.rejected_source,
+            Rejection::Wire(super::wire::WireError::Length { .. }) => c.rejected_length,
+            Rejection::Wire(super::wire::WireError::Tag(_)) => c.rejected_tag,
+            Rejection::Wire(super::wire::WireError::Incompatible(_)) => c.incompatible,
+            Rejection::Replayed { .. } => c.replayed,
+            Rejection::OldBoot { .. } => c.old_boot,
+        };
+        if count.is_power_of_two() {
+            tracing::warn!(?channel, %from, count, "heartbeat dropped: {rejection}");
+        } else {
+            tracing::debug!(?channel, %from, count, "heartbeat dropped: {rejection}");
+        }
+    }
+
+    async fn command(&mut self, sockets: &Sockets, command: Command) {
+        let now = Instant::now();
+        match command {
+            Command::Stopped(stopped) => self.input(sockets, Input::Stopped(stopped), now).await,
+            Command::Link(up) => self.input(sockets, Input::Link(up), now).await,
+            Command::Config(serial, hash) => {
+                self.config.config_serial = serial;
+                self.config.config_hash = hash;
+            }
+            Command::Shutdown(_) => {}
+        }
+    }
+
+    /// Feeds the machine, tells the daemon, and heartbeats at once if what this node
+    /// says has changed.
+    async fn input(&mut self, sockets: &Sockets, input: Input, now: Instant) {
+        let before = self.machine.announcement();
+        let action = self.machine.handle(input, now);
+        let event = match action {
+            Action::Nothing => None,
+            Action::Activate(cause) => {
+                tracing::info!(%cause, "activating");
+                Some(HaEvent::Activate { cause })
+            }
+            Action::Deactivate(cause) => {
+                tracing::info!(%cause, "deactivating");
+                Some(HaEvent::Deactivate { cause })
+            }
+            Action::Reannounce => {
+                tracing::info!("backup heard active: re-announcing");
+                Some(HaEvent::Reannounce)
+            }
+        };
+        if let Some(event) = event {
+            let _ = self.events.send(event);
+        }
+        if self.machine.announcement() != before {
+            self.send_heartbeats(sockets).await;
+        }
+    }
+
+    fn report_peer(&mut self, now: Instant) {
+        let view = self.tracker.view(now);
+        if !view.same_as(&self.reported_view) {
+            self.reported_view = view;
+            let _ = self.events.send(HaEvent::PeerChanged { peer: view });
+        }
+    }
+
+    async fn send_heartbeats(&mut self, sockets: &Sockets) {
+        let announcement = self.machine.announcement();
+        let state = if announcement.active {
+            WireState::Running
+        } else {
+            WireState::Stopped
+        };
+        let priority = if announcement.ready {
+            self.config.role.priority()
+        } else {
+            PRIORITY_NONE
+        };
+        self.send_state(sockets, state, priority).await;
+    }
+
+    /// The last word on shutdown: "stopped, cannot serve".
+    async fn say_goodbye(&mut self, sockets: &Sockets) {
+        tracing::info!("heartbeat stopping: telling the peer");
+        self.send_state(sockets, WireState::Stopped, PRIORITY_NONE)
+            .await;
+    }
+
+    async fn send_state(&mut self, sockets: &Sockets, state: WireState, priority: u8) {
+        self.sequence += 1;
+        let bytes = self.encode(state, priority);
+        for (channel, socket, to) in sockets.each() {
+            let result = socket.send_to(&bytes, to).await;
+            if let Err(error) = &result {
+                tracing::debug!(?channel, %to, %error, "heartbeat send failed");
+            }
+            self.tracker.record_send(channel, result.is_ok());
+        }
+    }
+
+    fn encode(&self, state: WireState, priority: u8) -> Vec<u8> {
+        match self.config.protocol {
+            Protocol::Pulse => encode_pulse(state).to_vec(),
+            Protocol::Shoal => ShoalPacket {
+                state,
+                priority,
+                sequence: self.sequence,
+                boot_id: self.config.boot_id,
+                serial_no: self.config.config_serial,
+                config_hash: self.config.config_hash,
+                keepalive: self.config.keepalive,
+            }
+            .encode(&self.config.auth)
+            .to_vec(),
+        }
+    }
+
+    fn snapshot(&self, now: Instant) -> HaSnapshot {
+        let peer = self.tracker.view(now);
+        HaSnapshot {
+            protocol: self.config.protocol,
+            authenticated: self.config.auth.is_keyed(),
+            boot_id: self.config.boot_id,
+            local: self.config.local,
+            state: self.machine.view(),
+            config_serial: self.config.config_serial,
+            config_hash: self.config.config_hash,
+            config_matches: peer.config_hash.map(|h| h == self.config.config_hash),
+            peer,
+            counters: self.tracker.counters(),
+        }
+    }
+}
