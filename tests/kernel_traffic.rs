@@ -141,3 +141,39 @@ fn direct_routing_round_robin_through_the_plumbed_vip() {
         "nothing came back through the director: {text}"
     );
 }
+
+/// Health checks seen from the client: while rs2's httpd is stopped, its server leaves
+/// the table within one `timeout` and the client reaches only rs1 and rs3; once it runs
+/// again, rs2 is back after `reentry` and answers again.
+#[test]
+#[ignore = "needs the lab kernel: scripts/lab-tests.sh runs it"]
+fn clients_stop_reaching_a_failed_server_and_reach_it_again_when_it_is_back() {
+    let config = config("nat").replace(
+        "    scheduler = rr\n",
+        "    scheduler = rr\n    timeout = 1\n    reentry = 2\n",
+    );
+    let rs2_in = "ipvsadm -Ln -t 192.0.2.10:80 | grep -q 198.51.100.12";
+    let snippet = format!(
+        "demo_topology; mkdir -p /etc/sysconfig/ha; printf '%s' '{config}' >/etc/sysconfig/ha/lvs.cf; \
+         demo_start_shoal && demo_wait_servers 192.0.2.10:80 3 || exit 1; \
+         ip netns pids rs2 | xargs kill; \
+         for _ in $(seq 50); do {rs2_in} || break; sleep 0.1; done; \
+         {rs2_in} && {{ echo 'rs2 still in the table'; exit 1; }}; \
+         echo '== rs2 down'; demo_fetch 6; \
+         ip netns exec rs2 httpd -p 80 -h /srv/rs2; \
+         demo_wait_servers 192.0.2.10:80 3 || exit 1; \
+         echo '== rs2 back'; demo_fetch 6"
+    );
+    let text = demo(&snippet);
+    let (down, back) = text.split_once("== rs2 back").expect("both phases ran");
+    let while_down = fetched(down.split_once("== rs2 down").expect("down phase").1);
+    eprintln!("rs2 down: the client fetched {while_down:?}");
+    assert_eq!(
+        counts(&while_down),
+        BTreeMap::from([("rs1".into(), 3), ("rs3".into(), 3)]),
+        "{text}"
+    );
+    let after = fetched(back);
+    eprintln!("rs2 back: the client fetched {after:?}");
+    assert_eq!(counts(&after).get("rs2"), Some(&2), "{text}");
+}
