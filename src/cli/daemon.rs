@@ -46,6 +46,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
         dry_run: args.dry_run,
         force_active: args.force_active,
         no_checks: args.no_checks,
+        no_ipvs: args.no_ipvs,
         settings,
     };
     match daemon::run(options) {

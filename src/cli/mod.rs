@@ -76,6 +76,10 @@ pub struct RunArgs {
     /// by something else, and for tests of the kernel table alone).
     #[arg(long)]
     pub no_checks: bool,
+    /// Manage the addresses (and failover) only and leave the IPVS table alone: for a
+    /// table programmed by something else, or a kernel without IPVS.
+    #[arg(long)]
+    pub no_ipvs: bool,
     /// Control socket to listen on.
     #[arg(long, default_value = crate::control::DEFAULT_SOCKET)]
     pub control: PathBuf,

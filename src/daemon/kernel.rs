@@ -98,8 +98,12 @@ impl Kernel for DryRun {
     }
 }
 
-/// The kernel for this run; IPVS must be there unless it is a dry run.
-pub fn open(dry_run: bool) -> Result<Box<dyn Kernel>, IpvsError> {
+/// The kernel for this run; IPVS must be there unless it is a dry run or not to be
+/// touched at all (`--no-ipvs`: an empty table that takes nothing).
+pub fn open(dry_run: bool, no_ipvs: bool) -> Result<Box<dyn Kernel>, IpvsError> {
+    if no_ipvs {
+        return Ok(Box::new(DryRun { real: None }));
+    }
     match (IpvsClient::connect(), dry_run) {
         (Ok(client), false) => Ok(Box::new(client)),
         (Err(e), false) => Err(e),

@@ -50,6 +50,10 @@ pub struct Options {
     pub force_active: bool,
     /// Program every active real server at its configured weight without checking it.
     pub no_checks: bool,
+    /// Manage addresses and failover only; leave the IPVS table alone (for a pair whose
+    /// table is programmed by something else, and for failover tests on kernels without
+    /// IPVS).
+    pub no_ipvs: bool,
     /// shoal.toml.
     pub settings: crate::config::settings::Settings,
 }
@@ -406,10 +410,10 @@ impl Supervisor {
 
     /// Applies a plan, logging every operation; returns the kernel's refusals.
     fn apply(&mut self, operations: &[Operation]) -> Vec<String> {
-        let verb = if self.options.dry_run {
-            "would"
-        } else {
-            "ipvs:"
+        let verb = match (self.options.dry_run, self.options.no_ipvs) {
+            (true, _) => "would",
+            (false, true) => "not sent (--no-ipvs):",
+            (false, false) => "ipvs:",
         };
         for operation in operations {
             info!("{verb} {operation}");
@@ -684,7 +688,7 @@ impl Supervisor {
     /// kernel already has keep their weights), the IPVS table, the addresses.
     async fn start_service(&mut self) -> ServiceReport {
         self.stopped = false;
-        let checked = !self.options.dry_run && !self.options.no_checks;
+        let checked = !self.options.dry_run && !self.options.no_checks && !self.options.no_ipvs;
         self.monitors = checked.then(|| Monitors::new(CheckProber, self.health_tx.clone()));
         let g = &self.loaded.config.global;
         addresses::run_command("active_cmd", g.active_cmd.as_deref(), self.options.dry_run);
@@ -876,7 +880,7 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
         warn!("{w}");
     }
     check_role(&loaded, &options)?;
-    let kernel = kernel::open(options.dry_run)?;
+    let kernel = kernel::open(options.dry_run, options.no_ipvs)?;
     let (health_tx, mut health_events) = mpsc::unbounded_channel::<HealthEvent>();
     let mut supervisor = Supervisor {
         desired: DesiredTable::default(),
