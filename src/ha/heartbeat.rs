@@ -678,3 +678,182 @@ impl Runtime {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ha::state::PeerKnowledge;
+    use std::net::Ipv4Addr;
+
+    fn global() -> GlobalSettings {
+        GlobalSettings {
+            serial_no: 9,
+            primary: Some("192.0.2.1".parse().expect("ip")),
+            primary_private: Some("198.51.100.1".parse().expect("ip")),
+            backup: Some("192.0.2.2".parse().expect("ip")),
+            backup_private: Some("198.51.100.2".parse().expect("ip")),
+            backup_active: true,
+            keepalive: Duration::from_millis(100),
+            deadtime: Duration::from_millis(300),
+            ..GlobalSettings::default()
+        }
+    }
+
+    fn from(global: &GlobalSettings, role: Role) -> Result<HeartbeatConfig, HaError> {
+        HeartbeatConfig::from_global(global, role, Protocol::Shoal, Auth::None, b"lvs.cf")
+    }
+
+    #[test]
+    fn each_role_gets_its_own_and_the_peers_addresses() {
+        let primary = from(&global(), Role::Primary).expect("config");
+        assert_eq!(
+            primary.local.public,
+            "192.0.2.1".parse::<IpAddr>().expect("ip")
+        );
+        assert_eq!(
+            primary.peer.public,
+            "192.0.2.2".parse::<IpAddr>().expect("ip")
+        );
+        assert!(primary.has_private());
+        let backup = from(&global(), Role::Backup).expect("config");
+        assert_eq!(backup.local.private, primary.peer.private);
+        assert_eq!(backup.config_serial, 9);
+        assert_eq!(backup.config_hash, ConfigHash::of(b"lvs.cf"));
+        assert_eq!(backup.port, 539);
+        assert!(backup.preempt);
+    }
+
+    #[test]
+    fn a_private_channel_needs_a_distinct_private_address_on_both_nodes() {
+        let mut g = global();
+        g.backup_private = g.backup;
+        let config = from(&g, Role::Primary).expect("config");
+        assert_eq!((config.local.private, config.peer.private), (None, None));
+        g.backup_private = None;
+        assert!(!from(&g, Role::Backup).expect("config").has_private());
+    }
+
+    #[test]
+    fn no_backup_or_no_time_is_an_error() {
+        let mut g = global();
+        g.backup_active = false;
+        assert!(matches!(from(&g, Role::Primary), Err(HaError::NoPeer)));
+        let mut g = global();
+        g.backup = Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        assert!(matches!(from(&g, Role::Primary), Err(HaError::NoPeer)));
+        let mut g = global();
+        g.keepalive = Duration::ZERO;
+        assert!(matches!(
+            from(&g, Role::Primary),
+            Err(HaError::Timing { name: "keepalive" })
+        ));
+        g.primary = None;
+        assert!(matches!(from(&g, Role::Primary), Err(HaError::NoPrimary)));
+    }
+
+    #[test]
+    fn boot_ids_grow() {
+        let first = new_boot_id();
+        std::thread::sleep(Duration::from_millis(1));
+        assert!(new_boot_id() > first);
+    }
+
+    /// A port free on both loopback addresses the test uses.
+    fn free_port() -> u16 {
+        loop {
+            let probe = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+            let port = probe.local_addr().expect("addr").port();
+            if std::net::UdpSocket::bind(("127.0.0.2", port)).is_ok() {
+                return port;
+            }
+        }
+    }
+
+    fn loopback(role: Role, port: u16) -> HeartbeatConfig {
+        let one: IpAddr = "127.0.0.1".parse().expect("ip");
+        let two: IpAddr = "127.0.0.2".parse().expect("ip");
+        let (me, peer) = match role {
+            Role::Primary => (one, two),
+            Role::Backup => (two, one),
+        };
+        HeartbeatConfig {
+            protocol: Protocol::Shoal,
+            auth: Auth::Key(
+                crate::ha::wire::HeartbeatKey::new(b"loopback test key".to_vec()).expect("key"),
+            ),
+            role,
+            local: LocalAddresses {
+                public: me,
+                private: None,
+            },
+            peer: PeerAddresses {
+                public: peer,
+                private: None,
+            },
+            port,
+            keepalive: Duration::from_millis(50),
+            deadtime: Duration::from_millis(150),
+            preempt: true,
+            preempt_delay: Duration::ZERO,
+            force_active: false,
+            boot_id: new_boot_id(),
+            config_serial: 1,
+            config_hash: ConfigHash::of(b"one"),
+        }
+    }
+
+    async fn next_change(events: &mut mpsc::UnboundedReceiver<HaEvent>) -> HaEvent {
+        let wait = async {
+            loop {
+                match events.recv().await {
+                    Some(HaEvent::PeerChanged { .. }) => continue,
+                    Some(event) => return event,
+                    None => panic!("events ended"),
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(3), wait)
+            .await
+            .expect("an event within 3 s")
+    }
+
+    /// The runtime on loopback (no root needed): election, config mismatch, crash.
+    #[tokio::test]
+    async fn two_runtimes_on_loopback_elect_and_fail_over() {
+        let port = free_port();
+        let (primary, mut primary_events) = spawn(loopback(Role::Primary, port)).expect("spawn");
+        let mut backup_config = loopback(Role::Backup, port);
+        backup_config.config_hash = ConfigHash::of(b"two");
+        let (backup, mut backup_events) = spawn(backup_config).expect("spawn");
+        assert_eq!(
+            next_change(&mut primary_events).await,
+            HaEvent::Activate {
+                cause: Cause::PeerStandby
+            }
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let snapshot = backup.snapshot();
+        assert!(!snapshot.state.active && snapshot.peer.alive);
+        assert_eq!(snapshot.config_matches, Some(false));
+        assert_eq!(
+            snapshot.state.peer,
+            PeerKnowledge::Heard(crate::ha::PeerReport::Active)
+        );
+        drop(primary);
+        assert_eq!(
+            next_change(&mut backup_events).await,
+            HaEvent::Activate {
+                cause: Cause::PeerDead
+            }
+        );
+        backup.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn binding_an_address_the_node_lacks_names_it() {
+        let mut config = loopback(Role::Primary, free_port());
+        config.local.public = "192.0.2.123".parse().expect("ip");
+        let error = spawn(config).expect_err("not a local address");
+        assert!(error.to_string().contains("192.0.2.123"), "{error}");
+    }
+}

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
 /// Piranha's "I am active" heartbeat (`HEARTBEAT_RUNNING`).
@@ -124,7 +124,7 @@ pub enum TagError {
 }
 
 /// Which heartbeat protocol a node speaks (`shoal.toml`); both nodes must agree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     /// Piranha's 4-byte heartbeat, for a pair where the other node still runs Piranha.
