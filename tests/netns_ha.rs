@@ -302,6 +302,13 @@ fn assert_stable(nodes: &mut [&mut Node], period: Duration) {
     }
 }
 
+fn unix_ms() -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970");
+    u64::try_from(now.as_millis()).expect("fits")
+}
+
 fn public(snapshot: &HaSnapshot) -> ChannelCounters {
     snapshot.counters.public
 }
@@ -331,6 +338,7 @@ fn two_nodes_elect_the_primary_and_fail_over_within_deadtime() {
 
     // A crash of the primary: the backup takes over within deadtime (+100 ms).
     let killed = Instant::now();
+    let killed_wall = unix_ms();
     primary.kill();
     wait_until(
         &mut [&mut backup],
@@ -350,6 +358,13 @@ fn two_nodes_elect_the_primary_and_fail_over_within_deadtime() {
         .expect("activation logged");
     let failover = activated - killed;
     println!("failover after a crash: {failover:?} (deadtime {DEADTIME:?})");
+    // The kill comes about one keepalive period after the election, right after one of
+    // the primary's heartbeats: this is the worst case, a full deadtime of silence.
+    let last_heard = backup.snapshot().peer.last_heard_ms.expect("heard");
+    println!(
+        "  the primary's last heartbeat came {} ms before the kill",
+        killed_wall.saturating_sub(last_heard)
+    );
     assert!(failover <= DEADTIME + SLACK, "failover took {failover:?}");
     assert!(!backup.snapshot().peer.alive);
 
@@ -428,6 +443,7 @@ fn forge_once(spoofer: &Spoofer, victim: Ipv4Addr, target: Ipv4Addr, victim_boot
     let running = |boot_id, sequence| ShoalPacket {
         state: WireState::Running,
         priority: 200,
+        hears_peer: true,
         sequence,
         boot_id,
         serial_no: 3,

@@ -429,6 +429,9 @@ struct Runtime {
     machine: StateMachine,
     started: Instant,
     sequence: u64,
+    /// Set by a heartbeat sent out of turn, so the next periodic one waits a full
+    /// keepalive (no two heartbeats back to back).
+    restart_ticker: bool,
     dead_reported: bool,
     reported_view: PeerView,
     events: mpsc::UnboundedSender<HaEvent>,
@@ -455,6 +458,7 @@ impl Runtime {
             machine,
             started: now,
             sequence: 0,
+            restart_ticker: false,
             dead_reported: false,
             reported_view,
             events,
@@ -496,10 +500,16 @@ impl Runtime {
                 datagram = receive(private) => {
                     self.datagram(&sockets, Channel::Private, datagram).await;
                 }
-                _ = ticker.tick() => self.send_heartbeats(&sockets).await,
+                _ = ticker.tick() => {
+                    self.send_heartbeats(&sockets).await;
+                    self.restart_ticker = false;
+                }
                 _ = tokio::time::sleep_until(deadline), if !self.dead_reported => {
                     self.peer_dead(&sockets).await;
                 }
+            }
+            if std::mem::take(&mut self.restart_ticker) {
+                ticker.reset();
             }
             snapshot.send_replace(self.snapshot(Instant::now()));
         }
@@ -600,6 +610,7 @@ impl Runtime {
         }
         if self.machine.announcement() != before {
             self.send_heartbeats(sockets).await;
+            self.restart_ticker = true;
         }
     }
 
@@ -635,7 +646,8 @@ impl Runtime {
 
     async fn send_state(&mut self, sockets: &Sockets, state: WireState, priority: u8) {
         self.sequence += 1;
-        let bytes = self.encode(state, priority);
+        let hears_peer = self.tracker.is_alive(Instant::now());
+        let bytes = self.encode(state, priority, hears_peer);
         for (channel, socket, to) in sockets.each() {
             let result = socket.send_to(&bytes, to).await;
             if let Err(error) = &result {
@@ -645,12 +657,13 @@ impl Runtime {
         }
     }
 
-    fn encode(&self, state: WireState, priority: u8) -> Vec<u8> {
+    fn encode(&self, state: WireState, priority: u8, hears_peer: bool) -> Vec<u8> {
         match self.config.protocol {
             Protocol::Pulse => encode_pulse(state).to_vec(),
             Protocol::Shoal => ShoalPacket {
                 state,
                 priority,
+                hears_peer,
                 sequence: self.sequence,
                 boot_id: self.config.boot_id,
                 serial_no: self.config.config_serial,
@@ -837,7 +850,7 @@ mod tests {
         assert_eq!(snapshot.config_matches, Some(false));
         assert_eq!(
             snapshot.state.peer,
-            PeerKnowledge::Heard(crate::ha::PeerReport::Active)
+            PeerKnowledge::Heard(crate::ha::PeerReport::Active { hears_us: true })
         );
         drop(primary);
         assert_eq!(

@@ -5,10 +5,13 @@
 //! (public or private, on either channel, as Piranha), decodes under the pair's protocol
 //! and key, and, for `shoal`, is fresh: its boot id is not older than the newest one
 //! accepted, and within that boot its sequence number is greater than the last accepted
-//! on its channel and not below the newest accepted on any channel. The sender puts the
-//! same sequence number on both channels, so the two copies of one heartbeat are both
-//! accepted while any replay or reordering is dropped. Rejected packets never count as
-//! signs of life, so a forger or a replayer cannot keep a dead peer alive.
+//! on its channel and at most [`REORDER_TOLERANCE`] below the newest accepted on any
+//! channel. The sender puts the same sequence number on both channels, so the two copies
+//! of one heartbeat are both accepted, and two heartbeats sent back to back may be read
+//! from the two sockets in either order; any other replay or reordering is dropped.
+//! Rejected packets never count as signs of life, so a forger or a replayer cannot keep a
+//! dead peer alive (a recording of the peer's last heartbeats can extend its life once,
+//! on a channel that had not received them, by at most one `deadtime`).
 
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -20,6 +23,12 @@ use super::state::PeerReport;
 use super::wire::{
     Auth, ConfigHash, PRIORITY_NONE, Protocol, ShoalPacket, WireError, WireState, decode_pulse,
 };
+
+/// How far behind the newest sequence number (of any channel) a heartbeat may be and
+/// still be accepted on a channel that has not seen it: the receiver reads its two
+/// sockets in no fixed order, so of two heartbeats sent back to back (a state change
+/// right after a periodic one) the older may be read last.
+pub const REORDER_TOLERANCE: u64 = 1;
 
 /// The heartbeat paths: the public addresses, and the private ones when both nodes have
 /// one (a second, independent network, so one failed switch is not a dead peer).
@@ -160,12 +169,12 @@ impl Heard {
     /// peer could serve and is read as "cannot", which makes an inactive node activate,
     /// as Piranha does.
     pub fn report(&self) -> PeerReport {
-        let (state, ready) = match self {
-            Heard::Pulse(state) => (*state, false),
-            Heard::Shoal(packet) => (packet.state, packet.priority != PRIORITY_NONE),
+        let (state, ready, hears_us) = match self {
+            Heard::Pulse(state) => (*state, false, true),
+            Heard::Shoal(p) => (p.state, p.priority != PRIORITY_NONE, p.hears_peer),
         };
         match state {
-            WireState::Running => PeerReport::Active,
+            WireState::Running => PeerReport::Active { hears_us },
             WireState::Stopped => PeerReport::Inactive { ready },
         }
     }
@@ -384,7 +393,7 @@ impl PeerTracker {
         };
         let channel_last = window.per_channel[index];
         let stale = channel_last.is_some_and(|last| packet.sequence <= last)
-            || packet.sequence < window.newest;
+            || packet.sequence.saturating_add(REORDER_TOLERANCE) < window.newest;
         if stale {
             return Err(Rejection::Replayed {
                 boot_id: packet.boot_id,
@@ -440,6 +449,7 @@ mod tests {
         ShoalPacket {
             state: WireState::Running,
             priority: 200,
+            hears_peer: true,
             sequence,
             boot_id,
             serial_no: 7,
@@ -534,9 +544,14 @@ mod tests {
         assert!(send(&mut t, Channel::Public, packet(10, 5)).is_ok());
         assert!(send(&mut t, Channel::Private, packet(10, 5)).is_ok());
         assert!(send(&mut t, Channel::Private, packet(10, 5)).is_err());
-        // An older heartbeat on the slower channel is reordering: dropped.
+        // Two heartbeats sent back to back, read from the sockets out of order: fine.
         assert!(send(&mut t, Channel::Public, packet(10, 7)).is_ok());
-        assert!(send(&mut t, Channel::Private, packet(10, 6)).is_err());
+        assert!(send(&mut t, Channel::Private, packet(10, 6)).is_ok());
+        assert!(send(&mut t, Channel::Private, packet(10, 7)).is_ok());
+        // Two behind the newest is a replay or a stale channel: dropped.
+        assert!(send(&mut t, Channel::Public, packet(10, 10)).is_ok());
+        assert!(send(&mut t, Channel::Private, packet(10, 8)).is_err());
+        assert!(send(&mut t, Channel::Private, packet(10, 9)).is_ok());
         assert_eq!(t.counters().private.map(|c| c.replayed), Some(2));
     }
 
@@ -621,7 +636,7 @@ mod tests {
         );
         assert_eq!(
             Heard::Pulse(WireState::Running).report(),
-            PeerReport::Active
+            PeerReport::Active { hears_us: true }
         );
         let standby = ShoalPacket {
             state: WireState::Stopped,

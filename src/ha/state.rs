@@ -20,7 +20,11 @@
 //!    `active_cmd` ten times a second.
 //! 4. `preempt = 1`: an inactive primary that can serve and hears the backup "running"
 //!    takes the service back (activates; the backup then yields by rule 2), once it has
-//!    been able to serve for `preempt_delay`. `preempt = 0`: it stays inactive.
+//!    been able to serve for `preempt_delay`, and only if the backup says it hears the
+//!    primary (a backup that does not would never yield: a lasting split brain).
+//!    `preempt = 0`: it stays inactive. Piranha as described in piranha-facts 1.3 leaves
+//!    a returning primary inactive; lvs.cf's `preempt` keyword documents taking back as
+//!    Piranha's behaviour, and shoal follows the keyword.
 //! 5. Both inactive and able to serve (a `shoal` peer says "stopped" with a non-zero
 //!    priority): the primary activates at once and the backup waits for it, so a pair
 //!    started together does not make both activate. Piranha's 4-byte "stopped" says
@@ -89,7 +93,11 @@ pub struct Rules {
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum PeerReport {
     /// "Running": the peer holds the service.
-    Active,
+    Active {
+        /// Whether the peer says it hears this node (`shoal` only; Piranha's heartbeat
+        /// cannot say, and is read as "yes").
+        hears_us: bool,
+    },
     /// "Stopped": the peer does not hold the service; `ready` when it says it could
     /// (only `shoal` heartbeats can say so).
     Inactive {
@@ -281,15 +289,17 @@ impl StateMachine {
         let previous = self.peer;
         self.peer = PeerKnowledge::Heard(report);
         match (self.active, report, self.rules.role) {
-            (true, PeerReport::Active, Role::Backup) => Action::Deactivate(Cause::PrimaryActive),
-            (true, PeerReport::Active, Role::Primary) => self.reannounce(previous, now),
+            (true, PeerReport::Active { .. }, Role::Backup) => {
+                Action::Deactivate(Cause::PrimaryActive)
+            }
+            (true, PeerReport::Active { .. }, Role::Primary) => self.reannounce(previous, now),
             (true, PeerReport::Inactive { .. }, _) => Action::Nothing,
             (false, _, _) => self.try_activate(now),
         }
     }
 
     fn reannounce(&self, previous: PeerKnowledge, now: Instant) -> Action {
-        let newly_active = previous != PeerKnowledge::Heard(PeerReport::Active);
+        let newly_active = !matches!(previous, PeerKnowledge::Heard(PeerReport::Active { .. }));
         let due = self
             .last_reannounce
             .is_none_or(|last| now.duration_since(last) >= self.rules.reannounce_every);
@@ -345,9 +355,9 @@ impl StateMachine {
             PeerKnowledge::Heard(PeerReport::Inactive { ready: true }) => {
                 primary.then_some(Cause::PeerStandby)
             }
-            PeerKnowledge::Heard(PeerReport::Active) => {
-                (primary && self.rules.preempt && self.preempt_delay_passed(now))
-                    .then_some(Cause::Preempt)
+            PeerKnowledge::Heard(PeerReport::Active { hears_us }) => {
+                let preempt = primary && self.rules.preempt && hears_us;
+                (preempt && self.preempt_delay_passed(now)).then_some(Cause::Preempt)
             }
         };
         cause.map_or(Action::Nothing, Action::Activate)
@@ -438,7 +448,8 @@ mod tests {
     use crate::config::model::GlobalSettings;
     use std::net::IpAddr;
 
-    const ACTIVE: Input = Input::Peer(PeerReport::Active);
+    const ACTIVE: Input = Input::Peer(PeerReport::Active { hears_us: true });
+    const ACTIVE_DEAF: Input = Input::Peer(PeerReport::Active { hears_us: false });
     const STOPPED: Input = Input::Peer(PeerReport::Inactive { ready: false });
     const STANDBY: Input = Input::Peer(PeerReport::Inactive { ready: true });
 
@@ -597,6 +608,15 @@ mod tests {
             Action::Nothing
         );
         assert!(!primary.machine.is_active());
+    }
+
+    #[test]
+    fn rule4_the_primary_does_not_preempt_a_backup_that_cannot_hear_it() {
+        // A one-way failure: the backup never hears the primary and so would never
+        // yield; preempting would make a lasting split brain.
+        let mut primary = Node::primary(true);
+        assert_eq!(primary.feed(ACTIVE_DEAF), Action::Nothing);
+        assert_eq!(primary.feed(ACTIVE), Action::Activate(Cause::Preempt));
     }
 
     #[test]

@@ -239,10 +239,11 @@ pub mod layout {
     /// 0 = the sender cannot serve (stopped by the operator or link down); otherwise
     /// its role's priority.
     pub const PRIORITY: Field = STATE.then(1);
-    /// Zero; room for flags without a version change.
-    pub const RESERVED: Field = PRIORITY.then(1);
+    /// Bit 0 ([`super::FLAG_HEARS_PEER`]): the sender hears its peer. Other bits are
+    /// zero and ignored, room for flags without a version change.
+    pub const FLAGS: Field = PRIORITY.then(1);
     /// Increases by one per heartbeat within a boot (u64).
-    pub const SEQUENCE: Field = RESERVED.then(8);
+    pub const SEQUENCE: Field = FLAGS.then(8);
     /// Grows across restarts of the sender (wall-clock nanoseconds at start, u64).
     pub const BOOT_ID: Field = SEQUENCE.then(8);
     /// The sender's lvs.cf `serial_no` (u64).
@@ -265,6 +266,8 @@ pub const SHOAL_LEN: usize = layout::TAG.end();
 pub const TAG_LEN: usize = layout::TAG.len;
 /// Priority meaning "the sender cannot take the service".
 pub const PRIORITY_NONE: u8 = 0;
+/// Flag: the sender has heard a valid heartbeat from its peer within `deadtime`.
+pub const FLAG_HEARS_PEER: u8 = 0x01;
 
 const STATE_RUNNING: u8 = 1;
 const STATE_STOPPED: u8 = 2;
@@ -431,6 +434,9 @@ pub struct ShoalPacket {
     pub state: WireState,
     /// 0 when the sender cannot take the service; otherwise its role's priority.
     pub priority: u8,
+    /// Whether the sender hears its peer (the receiver): a primary preempts only a
+    /// backup that hears it, since a backup that does not would never yield.
+    pub hears_peer: bool,
     /// Per-boot counter, strictly increasing.
     pub sequence: u64,
     /// Grows across the sender's restarts.
@@ -451,6 +457,8 @@ impl ShoalPacket {
         layout::VERSION.put(&mut packet, &[VERSION]);
         layout::STATE.put(&mut packet, &[state_byte(self.state)]);
         layout::PRIORITY.put(&mut packet, &[self.priority]);
+        let flags = if self.hears_peer { FLAG_HEARS_PEER } else { 0 };
+        layout::FLAGS.put(&mut packet, &[flags]);
         layout::SEQUENCE.put(&mut packet, &self.sequence.to_be_bytes());
         layout::BOOT_ID.put(&mut packet, &self.boot_id.to_be_bytes());
         layout::SERIAL.put(&mut packet, &self.serial_no.to_be_bytes());
@@ -477,6 +485,7 @@ impl ShoalPacket {
         Ok(ShoalPacket {
             state,
             priority: layout::PRIORITY.get(bytes)[0],
+            hears_peer: layout::FLAGS.get(bytes)[0] & FLAG_HEARS_PEER != 0,
             sequence: read_u64(bytes, layout::SEQUENCE),
             boot_id: read_u64(bytes, layout::BOOT_ID),
             serial_no: read_u64(bytes, layout::SERIAL),
@@ -549,6 +558,7 @@ mod tests {
         ShoalPacket {
             state: WireState::Running,
             priority: 200,
+            hears_peer: true,
             sequence: 0x0102_0304_0506_0708,
             boot_id: 1_700_000_000_123_456_789,
             serial_no: 42,
@@ -628,7 +638,7 @@ mod tests {
             VERSION,
             STATE,
             PRIORITY,
-            RESERVED,
+            FLAGS,
             SEQUENCE,
             BOOT_ID,
             SERIAL,
@@ -653,6 +663,7 @@ mod tests {
             let stopped = ShoalPacket {
                 state: WireState::Stopped,
                 priority: PRIORITY_NONE,
+                hears_peer: false,
                 ..packet
             };
             assert_eq!(
@@ -669,7 +680,7 @@ mod tests {
         assert_eq!(bytes[4], VERSION);
         assert_eq!(bytes[5], 1, "running");
         assert_eq!(bytes[6], 200);
-        assert_eq!(bytes[7], 0);
+        assert_eq!(bytes[7], FLAG_HEARS_PEER);
         assert_eq!(&bytes[8..16], &[1, 2, 3, 4, 5, 6, 7, 8]);
         assert_eq!(&bytes[24..32], &42u64.to_be_bytes());
         assert_eq!(&bytes[64..72], &100_000u64.to_be_bytes());
