@@ -99,7 +99,46 @@ pub fn status(args: &StatusArgs) -> ExitCode {
         render::table(report.info.as_ref(), &report.services, &report.names)
     );
     print_health(&report.health);
+    if let Some(failover) = &report.failover {
+        print_failover(failover);
+    }
     ExitCode::SUCCESS
+}
+
+/// The heartbeat's view in two lines: this node and the peer.
+fn print_failover(failover: &serde_json::Value) {
+    let text = |pointer: &str| {
+        failover
+            .pointer(pointer)
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+            .unwrap_or_else(|| "?".into())
+    };
+    let matches = match failover
+        .pointer("/config_matches")
+        .and_then(|v| v.as_bool())
+    {
+        Some(true) => "the same lvs.cf",
+        Some(false) => "ANOTHER lvs.cf",
+        None => "an lvs.cf not known",
+    };
+    let alive = match failover.pointer("/peer/alive").and_then(|v| v.as_bool()) {
+        Some(true) => "alive",
+        _ => "SILENT",
+    };
+    println!(
+        "Failover: {} director, {} heartbeat{}",
+        text("/state/role"),
+        text("/protocol"),
+        match failover.pointer("/authenticated").and_then(|v| v.as_bool()) {
+            Some(true) => ", authenticated",
+            _ => ", NOT authenticated",
+        }
+    );
+    println!(
+        "  peer {}: {alive}, serial_no {}, running {matches}",
+        text("/peer/addresses/public"),
+        text("/peer/config_serial"),
+    );
 }
 
 /// One line per monitored real server, after the table.

@@ -87,6 +87,9 @@ pub struct StatusReport {
     /// Every monitored real server's health (empty when nothing is checked).
     #[serde(default)]
     pub health: Vec<ServerHealth>,
+    /// The heartbeat's view (role, peer, counters, config match); `None` without a peer.
+    #[serde(default)]
+    pub failover: Option<serde_json::Value>,
 }
 
 /// The outcome of `start`, `stop` or `restart`.

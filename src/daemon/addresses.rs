@@ -195,8 +195,10 @@ impl Addresses {
             .remove_address(floating.link(), floating.address, floating.prefix_len)
             .await
         {
-            Ok(_) => {
-                info!("removed address {floating}");
+            Ok(change) => {
+                if change == AddressChange::Changed {
+                    info!("removed address {floating}");
+                }
                 Ok(())
             }
             Err(e) => {
@@ -206,7 +208,20 @@ impl Addresses {
         }
     }
 
-    /// Removes every address this daemon added.
+    /// Removes the `wanted` addresses this node holds without holding the service: left
+    /// behind by a crash, they would answer for the VIP beside the active peer. Absent
+    /// ones are not an error.
+    pub async fn remove_stale(&mut self, wanted: &[Floating]) -> Vec<String> {
+        let mut errors = Vec::new();
+        for floating in wanted {
+            if let Err(e) = self.remove(floating).await {
+                errors.push(e);
+            }
+        }
+        errors
+    }
+
+    /// Removes every address this node added.
     pub async fn release(&mut self) -> Vec<String> {
         let mut errors = Vec::new();
         for floating in self.added.clone() {

@@ -6,6 +6,7 @@
 //! sends only the difference; a file that fails validation never replaces the running one.
 
 mod addresses;
+mod failover;
 mod kernel;
 
 use std::collections::{HashMap, HashSet};
@@ -24,6 +25,7 @@ use crate::config::model::{ServiceKind, VirtualServer};
 use crate::config::resolve::SystemResolver;
 use crate::config::{self, KernelFeatures, Loaded, Severity};
 use crate::control::{ReloadReport, Request, Response, ServerHealth, ServiceReport, StatusReport};
+use crate::ha::{HaEvent, HeartbeatHandle};
 use crate::health::monitor::{CheckProber, HealthEvent, MonitorSet, Monitors, ServerId, ServiceId};
 use crate::health::state::{Desired, Override};
 use crate::ipvs::client::IpvsError;
@@ -138,6 +140,11 @@ struct Supervisor {
     health_tx: mpsc::UnboundedSender<HealthEvent>,
     /// `shoal stop` took the service down (the process stays up for `shoal start`).
     stopped: bool,
+    /// Whether this node holds the service (its addresses): always when it has no peer,
+    /// as the heartbeat decides when it has one.
+    active: bool,
+    /// The heartbeat with the peer director; `None` when lvs.cf names none.
+    heartbeat: Option<HeartbeatHandle>,
 }
 
 /// A destination in the kernel: its service and its (address, port).
@@ -396,15 +403,14 @@ impl Supervisor {
         if let Some(timeouts) = diff_timeouts(self.desired.timeouts, self.kernel.timeouts()?) {
             operations.push(timeouts);
         }
+        let state = self.sync_state();
         let daemons = self.kernel.sync_daemons()?;
-        let masters: Vec<SyncDaemon> = daemons
-            .into_iter()
-            .filter(|d| d.state == SyncState::Master)
-            .collect();
-        operations.extend(diff_sync_daemons(
-            &desired_sync_daemons(&self.loaded),
-            &masters,
-        ));
+        let ours: Vec<SyncDaemon> = daemons.into_iter().filter(|d| d.state == state).collect();
+        let mut wanted = desired_sync_daemons(&self.loaded);
+        for daemon in &mut wanted {
+            daemon.state = state;
+        }
+        operations.extend(diff_sync_daemons(&wanted, &ours));
         Ok(operations)
     }
 
@@ -611,8 +617,12 @@ impl Supervisor {
                 (operations, errors, true)
             }
         };
-        if vips_changed {
+        if vips_changed && self.active {
             errors.extend(self.plumb(false).await);
+        }
+        if let Some(heartbeat) = &self.heartbeat {
+            let g = &self.loaded.config.global;
+            heartbeat.set_config(g.serial_no, crate::ha::ConfigHash::of(&self.loaded.source));
         }
         info!(
             "reload done: {} operations, serial_no {}, in {:.1} ms ({:.1} ms reading and checking lvs.cf, {})",
@@ -681,6 +691,10 @@ impl Supervisor {
             services,
             kernel_error,
             health: self.health(),
+            failover: self
+                .heartbeat
+                .as_ref()
+                .and_then(|h| serde_json::to_value(h.snapshot()).ok()),
         }
     }
 
@@ -690,8 +704,6 @@ impl Supervisor {
         self.stopped = false;
         let checked = !self.options.dry_run && !self.options.no_checks && !self.options.no_ipvs;
         self.monitors = checked.then(|| Monitors::new(CheckProber, self.health_tx.clone()));
-        let g = &self.loaded.config.global;
-        addresses::run_command("active_cmd", g.active_cmd.as_deref(), self.options.dry_run);
         match self.kernel.table() {
             Ok(table) => self.monitor_all(&table),
             Err(e) => {
@@ -701,7 +713,16 @@ impl Supervisor {
         }
         self.desired = self.wanted_table();
         let (operations, mut errors) = self.reconcile(None);
-        errors.extend(self.plumb(true).await);
+        match &self.heartbeat {
+            // The heartbeat decides when to take the service (an Activate event); until
+            // then the node holds none of its addresses.
+            Some(heartbeat) => {
+                heartbeat.set_stopped(false);
+                let wanted = addresses::wanted(&self.loaded.config);
+                errors.extend(self.addresses.remove_stale(&wanted).await);
+            }
+            None => errors.extend(self.activate().await),
+        }
         info!(
             "ready: {} operations at start, {} errors",
             operations.len(),
@@ -728,10 +749,15 @@ impl Supervisor {
             .map(Operation::DelService)
             .collect();
         if !desired_sync_daemons(&self.loaded).is_empty() {
-            operations.push(Operation::DelSyncDaemon(SyncState::Master));
+            operations.push(Operation::DelSyncDaemon(self.sync_state()));
+        }
+        if let Some(heartbeat) = &self.heartbeat {
+            // The peer hears "stopped" and takes over at once.
+            heartbeat.set_stopped(true);
         }
         let mut errors = self.apply(&operations);
         errors.extend(self.addresses.release().await);
+        self.active = false;
         self.monitors = None;
         self.desired = DesiredTable::default();
         self.in_sync = false;
@@ -759,7 +785,11 @@ impl Supervisor {
     }
 
     fn state(&self) -> &'static str {
-        if self.stopped { "stopped" } else { "active" }
+        match (self.stopped, self.active) {
+            (true, _) => "stopped",
+            (false, true) => "active",
+            (false, false) => "inactive",
+        }
     }
 
     async fn handle(&mut self, request: Request) -> Response {
@@ -789,16 +819,12 @@ impl Supervisor {
     }
 }
 
-fn check_role(loaded: &Loaded, options: &Options) -> Result<(), DaemonError> {
-    let g = &loaded.config.global;
-    if g.backup_active && g.backup_address().is_some() && !options.force_active {
-        return Err(DaemonError::Role(
-            "lvs.cf names a backup director (backup_active = 1), and this version of shoal runs one node only: \
-             start with --force-active to make this node the active director"
-                .into(),
-        ));
+/// The next failover event, or never when there is no heartbeat.
+async fn next_failover(events: &mut Option<mpsc::UnboundedReceiver<HaEvent>>) -> Option<HaEvent> {
+    match events {
+        Some(events) => events.recv().await,
+        None => std::future::pending().await,
     }
-    Ok(())
 }
 
 type Event = (Request, oneshot::Sender<Response>);
@@ -879,7 +905,7 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
     for w in warnings(&loaded, &options.lvs_cf) {
         warn!("{w}");
     }
-    check_role(&loaded, &options)?;
+    let heartbeat_config = failover::heartbeat_config(&loaded, &options)?;
     let kernel = kernel::open(options.dry_run, options.no_ipvs)?;
     let (health_tx, mut health_events) = mpsc::unbounded_channel::<HealthEvent>();
     let mut supervisor = Supervisor {
@@ -887,6 +913,8 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
         monitors: None,
         health_tx,
         stopped: true,
+        active: false,
+        heartbeat: None,
         in_sync: false,
         features,
         addresses: addresses::Addresses::new(options.dry_run).map_err(DaemonError::Runtime)?,
@@ -905,6 +933,13 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
             ""
         }
     );
+    let mut failover_events = None;
+    if let Some(config) = heartbeat_config {
+        let (handle, events) =
+            crate::ha::heartbeat::spawn(config).map_err(|e| DaemonError::Role(e.to_string()))?;
+        supervisor.heartbeat = Some(handle);
+        failover_events = Some(events);
+    }
     supervisor.start_service().await;
 
     let (events_tx, mut events) = mpsc::channel::<Event>(16);
@@ -923,6 +958,7 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
             Some((request, reply)) = events.recv() => { let _ = reply.send(supervisor.handle(request).await); }
+            Some(event) = next_failover(&mut failover_events) => supervisor.on_failover(event).await,
             Some(event) = health_events.recv() => {
                 let mut batch = vec![event];
                 while let Ok(more) = health_events.try_recv() {
@@ -936,6 +972,10 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
         "stopping: removing the services of {}",
         options.lvs_cf.display()
     );
+    if let Some(heartbeat) = supervisor.heartbeat.take() {
+        // The peer hears "stopped" before this node lets go of anything.
+        heartbeat.shutdown().await;
+    }
     if !supervisor.stopped {
         supervisor.stop_service().await;
     }

@@ -1,0 +1,173 @@
+//! The supervisor's side of high availability: deciding whether this node runs with a
+//! peer, starting the heartbeat, and taking or giving up the service when it says so.
+//!
+//! Warm standby (SPEC 6.4): the inactive node keeps its IPVS services programmed and its
+//! health checks running, and runs the sync daemon as backup, so taking over is adding the
+//! addresses, announcing them, `active_cmd` and the sync daemon master.
+
+use tracing::{info, warn};
+
+use super::{DaemonError, Options, Supervisor, addresses};
+use crate::config::Loaded;
+use crate::config::settings::{HeartbeatProtocol, Settings};
+use crate::ha::{
+    self, Auth, ConfigHash, HaEvent, HeartbeatConfig, HeartbeatKey, Protocol, decide_role,
+};
+use crate::ipvs::types::{Operation, SyncState};
+
+/// Whether lvs.cf names a peer to heartbeat with: `backup_active = 1` and a backup.
+pub fn has_peer(loaded: &Loaded) -> bool {
+    let g = &loaded.config.global;
+    g.backup_active && g.backup_address().is_some()
+}
+
+fn protocol(settings: &Settings) -> Protocol {
+    match settings.heartbeat.protocol {
+        HeartbeatProtocol::Shoal => Protocol::Shoal,
+        HeartbeatProtocol::Pulse => Protocol::Pulse,
+    }
+}
+
+/// The key from shoal.toml's `key_file`; without one, heartbeats are not authenticated
+/// and the daemon says so loudly (anyone on the network could then pose as the peer).
+fn auth(settings: &Settings) -> Result<Auth, DaemonError> {
+    let path = &settings.heartbeat.key_file;
+    if !path.exists() {
+        warn!(
+            "no heartbeat key at {}: heartbeats are NOT authenticated and any host on the network can pretend to be the peer director; create one on both directors with `head -c 32 /dev/urandom > {} && chmod 600 {}`",
+            path.display(),
+            path.display(),
+            path.display()
+        );
+        return Ok(Auth::None);
+    }
+    HeartbeatKey::from_file(path)
+        .map(Auth::Key)
+        .map_err(|e| DaemonError::Role(e.to_string()))
+}
+
+/// The heartbeat for this node, or `None` when lvs.cf names no peer (always active).
+pub fn heartbeat_config(
+    loaded: &Loaded,
+    options: &Options,
+) -> Result<Option<HeartbeatConfig>, DaemonError> {
+    if !has_peer(loaded) {
+        return Ok(None);
+    }
+    let global = &loaded.config.global;
+    let local = ha::local_addresses()
+        .map_err(|e| DaemonError::Role(format!("cannot list this node's addresses: {e}")))?;
+    let role = decide_role(global, &local).map_err(|e| DaemonError::Role(e.to_string()))?;
+    let protocol = protocol(&options.settings);
+    let auth = match protocol {
+        Protocol::Shoal => auth(&options.settings)?,
+        Protocol::Pulse => Auth::None,
+    };
+    let mut config = HeartbeatConfig::from_global(global, role, protocol, auth, &loaded.source)
+        .map_err(|e| DaemonError::Role(e.to_string()))?;
+    config.force_active = options.force_active;
+    info!(
+        "{role} director; heartbeat ({protocol:?}) to {} every {:?}, peer dead after {:?}",
+        config.peer.public, config.keepalive, config.deadtime
+    );
+    Ok(Some(config))
+}
+
+impl Supervisor {
+    /// The sync daemon state this node runs: master while it holds the service (or has
+    /// no peer), backup while it stands by.
+    pub(super) fn sync_state(&self) -> SyncState {
+        if self.active || self.heartbeat.is_none() {
+            SyncState::Master
+        } else {
+            SyncState::Backup
+        }
+    }
+
+    /// Takes the service: `active_cmd`, the addresses announced, the sync daemon master.
+    pub(super) async fn activate(&mut self) -> Vec<String> {
+        self.active = true;
+        let g = &self.loaded.config.global;
+        addresses::run_command("active_cmd", g.active_cmd.as_deref(), self.options.dry_run);
+        let mut errors = self.plumb(true).await;
+        errors.extend(self.switch_sync_daemon(SyncState::Backup));
+        errors
+    }
+
+    /// Gives the service up: the addresses, the sync daemon to backup, `inactive_cmd`.
+    /// The IPVS services and the checks stay (warm standby).
+    pub(super) async fn deactivate(&mut self) -> Vec<String> {
+        self.active = false;
+        let mut errors = self.addresses.release().await;
+        errors.extend(self.switch_sync_daemon(SyncState::Master));
+        let g = &self.loaded.config.global;
+        addresses::run_command(
+            "inactive_cmd",
+            g.inactive_cmd.as_deref(),
+            self.options.dry_run,
+        );
+        errors
+    }
+
+    /// Stops the sync daemon in state `from` and starts the one this node now runs.
+    /// Without a peer there is nothing to switch: the reconcile keeps the master running.
+    fn switch_sync_daemon(&mut self, from: SyncState) -> Vec<String> {
+        if self.heartbeat.is_none() {
+            return Vec::new();
+        }
+        let Some(mut daemon) = super::desired_sync_daemons(&self.loaded).pop() else {
+            return Vec::new();
+        };
+        daemon.state = self.sync_state();
+        let running = self.kernel.sync_daemons().unwrap_or_default();
+        let mut operations = Vec::new();
+        if running.iter().any(|d| d.state == from) {
+            operations.push(Operation::DelSyncDaemon(from));
+        }
+        if !running.iter().any(|d| d.state == daemon.state) {
+            operations.push(Operation::NewSyncDaemon(daemon));
+        }
+        self.apply(&operations)
+    }
+
+    /// What the heartbeat decided.
+    pub(super) async fn on_failover(&mut self, event: HaEvent) {
+        match event {
+            HaEvent::Activate { cause } if !self.stopped => {
+                info!("activating: {cause}");
+                for e in self.activate().await {
+                    warn!("activation: {e}");
+                }
+            }
+            HaEvent::Activate { cause } => info!("not activating while stopped ({cause})"),
+            HaEvent::Deactivate { cause } => {
+                info!("deactivating: {cause}");
+                for e in self.deactivate().await {
+                    warn!("deactivation: {e}");
+                }
+            }
+            HaEvent::Reannounce => {
+                info!("the backup was heard active: announcing the addresses again");
+                let g = &self.loaded.config.global;
+                addresses::run_command("active_cmd", g.active_cmd.as_deref(), self.options.dry_run);
+                for e in self.plumb(true).await {
+                    warn!("{e}");
+                }
+            }
+            HaEvent::PeerChanged { peer } => {
+                let ours = ConfigHash::of(&self.loaded.source);
+                if peer.config_hash.is_some_and(|theirs| theirs != ours) {
+                    warn!(
+                        "the peer runs another lvs.cf (its serial_no {:?}, ours {}): push ours with `shoal sync push` or copy it",
+                        peer.config_serial, self.loaded.config.global.serial_no
+                    );
+                }
+                info!(
+                    "peer {}: {}",
+                    peer.addresses.public,
+                    if peer.alive { "alive" } else { "silent" }
+                );
+            }
+        }
+    }
+}

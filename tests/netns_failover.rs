@@ -1,0 +1,268 @@
+//! `shoal run` on two directors in network namespaces (host kernel, no IPVS, so with
+//! `--no-ipvs`), a client on the same bridge: the primary holds the VIP; when it fails as
+//! a machine fails (its link down and its shoal killed with `kill -9` at the same moment)
+//! the backup takes the VIP within `deadtime` + 100 ms and the client's neighbour entry
+//! moves to the backup's MAC; the primary returns and takes it back (`preempt = 1`) or
+//! does not (`preempt = 0`).
+//!
+//! Needs root, veth and bridge. Namespaces are deleted when the test ends, panic or not;
+//! addresses are from 192.0.2.0/24.
+
+mod netns_support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use netns_support::Namespaces;
+
+const SHOAL: &str = env!("CARGO_BIN_EXE_shoal");
+const VIP: &str = "192.0.2.10";
+
+fn lvs_cf(preempt: bool) -> String {
+    format!(
+        "serial_no = 1\nprimary = 192.0.2.1\nbackup = 192.0.2.2\nbackup_active = 1\n\
+         keepalive = 0.1\ndeadtime = 0.3\npreempt = {}\nnetwork = direct\n\
+         virtual web {{\n    active = 1\n    address = {VIP} eth0:1\n    port = 80\n\
+         \x20   server a {{\n        address = 192.0.2.80\n        active = 1\n    }}\n}}\n",
+        u8::from(preempt)
+    )
+}
+
+/// A director: its namespace role, its files, and its `shoal run` while it runs.
+struct Director {
+    role: &'static str,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Director {
+    fn new(role: &'static str, root: &Path, preempt: bool) -> Director {
+        let dir = root.join(role);
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(dir.join("lvs.cf"), lvs_cf(preempt)).expect("lvs.cf");
+        let key = dir.join("peer.key");
+        std::fs::write(&key, "a test key of more than sixteen bytes\n").expect("key");
+        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .expect("key mode");
+        let settings = format!("[heartbeat]\nkey_file = \"{}\"\n", key.display());
+        std::fs::write(dir.join("shoal.toml"), settings).expect("shoal.toml");
+        Director {
+            role,
+            dir,
+            child: None,
+        }
+    }
+
+    fn start(&mut self, lan: &Namespaces) {
+        let log = std::fs::File::create(self.dir.join("shoal.log")).expect("log");
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                lan.name(self.role),
+                SHOAL,
+                "run",
+                "--no-ipvs",
+            ])
+            .arg("-c")
+            .arg(self.dir.join("lvs.cf"))
+            .arg("--settings")
+            .arg(self.dir.join("shoal.toml"))
+            .arg("--control")
+            .arg(self.dir.join("control.sock"))
+            .stderr(log)
+            .spawn()
+            .expect("shoal run starts");
+        self.child = Some(child);
+    }
+
+    /// `kill -9`: no last heartbeat, nothing removed.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("shoal.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Director {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn lan() -> Namespaces {
+    let lan = Namespaces::new(&["sw", "n1", "n2", "c"]);
+    lan.bridge(
+        "sw",
+        "br0",
+        &[
+            ("n1", "eth0", "192.0.2.1/24"),
+            ("n2", "eth0", "192.0.2.2/24"),
+            ("c", "eth0", "192.0.2.50/24"),
+        ],
+    );
+    lan
+}
+
+fn holds_vip(lan: &Namespaces, role: &str) -> bool {
+    lan.ip(role, &["-4", "addr", "show", "dev", "eth0"])
+        .contains(&format!("inet {VIP}/"))
+}
+
+fn mac(lan: &Namespaces, role: &str) -> String {
+    let link = lan.ip(role, &["link", "show", "eth0"]);
+    link.split_whitespace()
+        .skip_while(|w| *w != "link/ether")
+        .nth(1)
+        .expect("a MAC")
+        .to_string()
+}
+
+fn client_entry(lan: &Namespaces) -> String {
+    lan.ip("c", &["-4", "neigh", "show", VIP, "dev", "eth0"])
+}
+
+fn wait(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < limit, "{what}: not after {limit:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    started.elapsed()
+}
+
+/// Both directors up; the primary (n1) holds the VIP and the client reaches it there.
+fn elect(lan: &Namespaces, n1: &mut Director, n2: &mut Director) {
+    n1.start(lan);
+    n2.start(lan);
+    let limit = Duration::from_secs(10);
+    wait("the primary holds the VIP", limit, || holds_vip(lan, "n1"));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(holds_vip(lan, "n1"), "{}", n1.log());
+    assert!(!holds_vip(lan, "n2"), "both hold the VIP: {}", n2.log());
+    // The client talks to the VIP, so it has an entry (with the default arp_accept = 0 a
+    // gratuitous ARP only updates an entry, it never creates one).
+    lan.enter("c", || {
+        let vip = std::net::SocketAddr::new(VIP.parse().expect("VIP"), 9);
+        let _ = std::net::TcpStream::connect_timeout(&vip, Duration::from_secs(2));
+    });
+    assert!(
+        client_entry(lan).contains(&mac(lan, "n1")),
+        "{}",
+        client_entry(lan)
+    );
+}
+
+/// The primary fails as a machine does: link down and shoal killed at once.
+fn fail_primary(lan: &Namespaces, n1: &mut Director) -> Instant {
+    let failed = Instant::now();
+    lan.ip("n1", &["link", "set", "eth0", "down"]);
+    n1.kill();
+    failed
+}
+
+#[test]
+fn the_vip_moves_to_the_backup_within_deadtime_and_back_to_the_returning_primary() {
+    let lan = lan();
+    let root = tempfile::tempdir().expect("tempdir");
+    let mut n1 = Director::new("n1", root.path(), true);
+    let mut n2 = Director::new("n2", root.path(), true);
+    elect(&lan, &mut n1, &mut n2);
+
+    let failed = fail_primary(&lan, &mut n1);
+    wait("the backup holds the VIP", Duration::from_secs(3), || {
+        holds_vip(&lan, "n2")
+    });
+    let took_over = failed.elapsed();
+    let backup_mac = mac(&lan, "n2");
+    wait(
+        "the client's entry moved to the backup",
+        Duration::from_secs(3),
+        || client_entry(&lan).contains(&backup_mac),
+    );
+    let announced = failed.elapsed();
+    println!(
+        "failover: the backup held the VIP {took_over:?} after the failure, the client's entry moved after {announced:?} (keepalive 0.1 s, deadtime 0.3 s)"
+    );
+    assert!(
+        took_over <= Duration::from_millis(400),
+        "took {took_over:?}: {}",
+        n2.log()
+    );
+
+    lan.ip("n1", &["link", "set", "eth0", "up"]);
+    n1.start(&lan);
+    wait(
+        "the primary takes the VIP back",
+        Duration::from_secs(10),
+        || holds_vip(&lan, "n1") && !holds_vip(&lan, "n2"),
+    );
+    let primary_mac = mac(&lan, "n1");
+    wait(
+        "the client's entry moved back",
+        Duration::from_secs(3),
+        || client_entry(&lan).contains(&primary_mac),
+    );
+}
+
+#[test]
+fn without_preempt_the_returning_primary_leaves_the_vip_with_the_backup() {
+    let lan = lan();
+    let root = tempfile::tempdir().expect("tempdir");
+    let mut n1 = Director::new("n1", root.path(), false);
+    let mut n2 = Director::new("n2", root.path(), false);
+    elect(&lan, &mut n1, &mut n2);
+    fail_primary(&lan, &mut n1);
+    wait("the backup holds the VIP", Duration::from_secs(3), || {
+        holds_vip(&lan, "n2")
+    });
+    lan.ip("n1", &["link", "set", "eth0", "up"]);
+    n1.start(&lan);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(holds_vip(&lan, "n2"), "{}", n2.log());
+    assert!(!holds_vip(&lan, "n1"), "{}", n1.log());
+}
+
+#[test]
+fn shoal_stop_hands_the_vip_to_the_peer_and_start_takes_it_back() {
+    let lan = lan();
+    let root = tempfile::tempdir().expect("tempdir");
+    let mut n1 = Director::new("n1", root.path(), true);
+    let mut n2 = Director::new("n2", root.path(), true);
+    elect(&lan, &mut n1, &mut n2);
+    let control = n1.dir.join("control.sock");
+    let shoal = |command: &str| {
+        let output = Command::new(SHOAL)
+            .args([command, "--control"])
+            .arg(&control)
+            .output()
+            .expect("shoal");
+        String::from_utf8_lossy(&output.stdout).to_string()
+    };
+    let status = shoal("status");
+    assert!(status.contains("shoal: active"), "{status}");
+    assert!(
+        status.contains("Failover: primary director, shoal heartbeat, authenticated"),
+        "{status}"
+    );
+    assert!(
+        status.contains("peer 192.0.2.2: alive, serial_no 1, running the same lvs.cf"),
+        "{status}"
+    );
+    assert!(shoal("stop").contains("stopped"));
+    let handed = wait("the peer holds the VIP", Duration::from_secs(2), || {
+        holds_vip(&lan, "n2") && !holds_vip(&lan, "n1")
+    });
+    println!("shoal stop: the peer held the VIP after {handed:?}");
+    assert!(shoal("status").contains("shoal: stopped"));
+    shoal("start");
+    wait("the primary takes it back", Duration::from_secs(5), || {
+        holds_vip(&lan, "n1") && !holds_vip(&lan, "n2")
+    });
+}
