@@ -54,10 +54,21 @@ pub fn heartbeat_config(
     if !has_peer(loaded) {
         return Ok(None);
     }
+    if options.dry_run {
+        info!("dry run: no heartbeat with the peer, planned as the active director");
+        return Ok(None);
+    }
     let global = &loaded.config.global;
     let local = ha::local_addresses()
         .map_err(|e| DaemonError::Role(format!("cannot list this node's addresses: {e}")))?;
-    let role = decide_role(global, &local).map_err(|e| DaemonError::Role(e.to_string()))?;
+    let role = match decide_role(global, &local) {
+        Ok(role) => role,
+        Err(e) if options.force_active => {
+            warn!("{e}; --force-active: running as the only, active director, without a heartbeat");
+            return Ok(None);
+        }
+        Err(e) => return Err(DaemonError::Role(e.to_string())),
+    };
     let protocol = protocol(&options.settings);
     let auth = match protocol {
         Protocol::Shoal => auth(&options.settings)?,
