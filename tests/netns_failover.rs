@@ -22,7 +22,7 @@ const VIP: &str = "192.0.2.10";
 fn lvs_cf(preempt: bool) -> String {
     format!(
         "serial_no = 1\nprimary = 192.0.2.1\nbackup = 192.0.2.2\nbackup_active = 1\n\
-         keepalive = 0.1\ndeadtime = 0.3\npreempt = {}\nnetwork = direct\n\
+         keepalive = 0.1\ndeadtime = 0.3\npreempt = {}\nnetwork = direct\nmonitor_links = 1\n\
          virtual web {{\n    active = 1\n    address = {VIP} eth0:1\n    port = 80\n\
          \x20   server a {{\n        address = 192.0.2.80\n        active = 1\n    }}\n}}\n",
         u8::from(preempt)
@@ -265,4 +265,34 @@ fn shoal_stop_hands_the_vip_to_the_peer_and_start_takes_it_back() {
     wait("the primary takes it back", Duration::from_secs(5), || {
         holds_vip(&lan, "n1") && !holds_vip(&lan, "n2")
     });
+}
+
+#[test]
+fn a_link_set_down_deactivates_the_node_and_its_return_reactivates_it() {
+    let lan = lan();
+    let root = tempfile::tempdir().expect("tempdir");
+    let mut n1 = Director::new("n1", root.path(), true);
+    let mut n2 = Director::new("n2", root.path(), true);
+    elect(&lan, &mut n1, &mut n2);
+    let down = Instant::now();
+    lan.ip("n1", &["link", "set", "eth0", "down"]);
+    wait(
+        "the primary gives the VIP up",
+        Duration::from_secs(2),
+        || !holds_vip(&lan, "n1"),
+    );
+    println!(
+        "link down: the primary let the VIP go after {:?}",
+        down.elapsed()
+    );
+    wait("the backup holds the VIP", Duration::from_secs(3), || {
+        holds_vip(&lan, "n2")
+    });
+    assert!(n1.log().contains("link eth0 is down"), "{}", n1.log());
+    lan.ip("n1", &["link", "set", "eth0", "up"]);
+    wait(
+        "the primary takes the VIP back",
+        Duration::from_secs(10),
+        || holds_vip(&lan, "n1") && !holds_vip(&lan, "n2"),
+    );
 }

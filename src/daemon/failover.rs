@@ -14,6 +14,7 @@ use crate::ha::{
     self, Auth, ConfigHash, HaEvent, HeartbeatConfig, HeartbeatKey, Protocol, decide_role,
 };
 use crate::ipvs::types::{Operation, SyncState};
+use crate::net::link::{LinkChange, watch_links};
 
 /// Whether lvs.cf names a peer to heartbeat with: `backup_active = 1` and a backup.
 pub fn has_peer(loaded: &Loaded) -> bool {
@@ -84,7 +85,49 @@ pub fn heartbeat_config(
     Ok(Some(config))
 }
 
+/// `monitor_links = 1`: the devices that carry this node's public and private addresses,
+/// watched; `None` when links are not monitored.
+pub async fn watch_monitored_links(
+    loaded: &Loaded,
+    config: &HeartbeatConfig,
+) -> Result<Option<tokio::sync::mpsc::UnboundedReceiver<LinkChange>>, DaemonError> {
+    if !loaded.config.global.monitor_links {
+        return Ok(None);
+    }
+    let mut devices = Vec::new();
+    for address in [Some(config.local.public), config.local.private]
+        .into_iter()
+        .flatten()
+    {
+        let device = ha::interface_of(address)
+            .map_err(|e| DaemonError::Role(format!("cannot list this node's addresses: {e}")))?
+            .ok_or_else(|| DaemonError::Role(format!("no interface holds {address}")))?;
+        if !devices.contains(&device) {
+            devices.push(device);
+        }
+    }
+    info!("monitor_links: watching {}", devices.join(", "));
+    watch_links(devices)
+        .await
+        .map(Some)
+        .map_err(|e| DaemonError::Role(format!("monitor_links: {e}")))
+}
+
 impl Supervisor {
+    /// A monitored link changed: the heartbeat hears whether all of them are up (a node
+    /// with a failed link gives the service up and does not take it until it is back).
+    pub(super) fn on_link(&mut self, change: LinkChange) {
+        info!(
+            "link {} is {}",
+            change.name,
+            if change.up { "up" } else { "down" }
+        );
+        self.links.insert(change.name, change.up);
+        if let Some(heartbeat) = &self.heartbeat {
+            heartbeat.link(self.links.values().all(|up| *up));
+        }
+    }
+
     /// The sync daemon state this node runs: master while it holds the service (or has
     /// no peer), backup while it stands by.
     pub(super) fn sync_state(&self) -> SyncState {

@@ -25,7 +25,7 @@ use crate::config::model::{ServiceKind, VirtualServer};
 use crate::config::resolve::SystemResolver;
 use crate::config::{self, KernelFeatures, Loaded, Severity};
 use crate::control::{ReloadReport, Request, Response, ServerHealth, ServiceReport, StatusReport};
-use crate::ha::{HaEvent, HeartbeatHandle};
+use crate::ha::HeartbeatHandle;
 use crate::health::monitor::{CheckProber, HealthEvent, MonitorSet, Monitors, ServerId, ServiceId};
 use crate::health::state::{Desired, Override};
 use crate::ipvs::client::IpvsError;
@@ -145,6 +145,8 @@ struct Supervisor {
     active: bool,
     /// The heartbeat with the peer director; `None` when lvs.cf names none.
     heartbeat: Option<HeartbeatHandle>,
+    /// `monitor_links`: the last state of each watched link.
+    links: HashMap<String, bool>,
 }
 
 /// A destination in the kernel: its service and its (address, port).
@@ -819,8 +821,8 @@ impl Supervisor {
     }
 }
 
-/// The next failover event, or never when there is no heartbeat.
-async fn next_failover(events: &mut Option<mpsc::UnboundedReceiver<HaEvent>>) -> Option<HaEvent> {
+/// The next failover event (or link change), or never when there is no such source.
+async fn next_failover<T>(events: &mut Option<mpsc::UnboundedReceiver<T>>) -> Option<T> {
     match events {
         Some(events) => events.recv().await,
         None => std::future::pending().await,
@@ -915,6 +917,7 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
         stopped: true,
         active: false,
         heartbeat: None,
+        links: HashMap::new(),
         in_sync: false,
         features,
         addresses: addresses::Addresses::new(options.dry_run).map_err(DaemonError::Runtime)?,
@@ -934,7 +937,9 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
         }
     );
     let mut failover_events = None;
+    let mut link_changes = None;
     if let Some(config) = heartbeat_config {
+        link_changes = failover::watch_monitored_links(&supervisor.loaded, &config).await?;
         let (handle, events) =
             crate::ha::heartbeat::spawn(config).map_err(|e| DaemonError::Role(e.to_string()))?;
         supervisor.heartbeat = Some(handle);
@@ -959,6 +964,7 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
             _ = interrupt.recv() => break,
             Some((request, reply)) = events.recv() => { let _ = reply.send(supervisor.handle(request).await); }
             Some(event) = next_failover(&mut failover_events) => supervisor.on_failover(event).await,
+            Some(change) = next_failover(&mut link_changes) => supervisor.on_link(change),
             Some(event) = health_events.recv() => {
                 let mut batch = vec![event];
                 while let Ok(more) = health_events.try_recv() {

@@ -15,6 +15,7 @@
 pub mod address;
 pub mod frame;
 pub mod garp;
+pub mod link;
 pub mod packet;
 
 use std::fmt;
