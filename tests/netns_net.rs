@@ -3,21 +3,18 @@
 //! binary) must move a client's neighbour entry from one director's MAC to the other's.
 //!
 //! Needs root and a kernel with network namespaces, veth, bridge and AF_PACKET (no IPVS).
-//! Every namespace is named `shoal-t-<pid>-<n>-<role>` and deleted when the test ends,
+//! Every namespace is named `shoal-h-<pid>-<n>-<role>` and deleted when the test ends,
 //! panic or not; addresses come from 192.0.2.0/24 and 2001:db8::/64 only.
 
-mod lab_support;
+mod netns_support;
 
-use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
-use std::os::fd::AsRawFd;
-use std::process::{Command, Output};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use lab_support::run;
+use netns_support::{Namespaces, enter, run};
 use shoal::net::frame::{ALL_NODES, ALL_NODES_MAC};
 use shoal::net::frame::{ARP_FRAME_LEN, ArpFrame, ETH_P_ARP, ETH_P_IPV6, NeighbourAdvert};
 use shoal::net::packet::PacketSocket;
@@ -31,102 +28,6 @@ const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
 const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x100);
 /// The kernel ignores an ARP update within `locktime` (1 s) of the previous one.
 const PAST_LOCKTIME: Duration = Duration::from_millis(1200);
-
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-
-/// Network namespaces that exist for one test and are deleted when it ends, even when it
-/// panics (their veths go with them).
-struct Namespaces {
-    names: Vec<(String, String)>,
-}
-
-impl Namespaces {
-    fn new(roles: &[&str]) -> Namespaces {
-        let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        let mut namespaces = Namespaces { names: Vec::new() };
-        for role in roles {
-            let name = format!("shoal-t-{}-{n}-{role}", std::process::id());
-            run("ip", &["netns", "add", &name]);
-            namespaces.names.push((role.to_string(), name));
-            namespaces.ip(role, &["link", "set", "lo", "up"]);
-        }
-        namespaces
-    }
-
-    fn name(&self, role: &str) -> &str {
-        self.names
-            .iter()
-            .find(|(r, _)| r == role)
-            .map(|(_, name)| name.as_str())
-            .unwrap_or_else(|| panic!("no namespace {role}"))
-    }
-
-    /// `ip -n NS ARGS...`
-    fn ip(&self, role: &str, args: &[&str]) -> String {
-        let mut all = vec!["-n", self.name(role)];
-        all.extend_from_slice(args);
-        run("ip", &all)
-    }
-
-    /// `ip netns exec NS PROGRAM ARGS...`, its output whatever the exit status.
-    fn exec(&self, role: &str, program: &str, args: &[&str]) -> Output {
-        let mut all = vec!["netns", "exec", self.name(role), program];
-        all.extend_from_slice(args);
-        Command::new("ip")
-            .args(&all)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run ip netns exec: {e}"))
-    }
-
-    /// Runs `f` on a thread that has entered the namespace (children it spawns are in
-    /// there too).
-    fn enter<T: Send>(&self, role: &str, f: impl FnOnce() -> T + Send) -> T {
-        let path = format!("/run/netns/{}", self.name(role));
-        std::thread::scope(|scope| {
-            scope
-                .spawn(|| {
-                    enter(&path);
-                    f()
-                })
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        })
-    }
-
-    /// Runs an async body with its own current-thread runtime inside the namespace.
-    fn block_on<T: Send, F: Future<Output = T>>(
-        &self,
-        role: &str,
-        body: impl FnOnce() -> F + Send,
-    ) -> T {
-        self.enter(role, || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("tokio runtime")
-                .block_on(body())
-        })
-    }
-}
-
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        for (_, name) in self.names.drain(..).rev() {
-            let status = Command::new("ip").args(["netns", "del", &name]).status();
-            if !matches!(status, Ok(s) if s.success()) {
-                eprintln!("warning: could not delete network namespace {name}: {status:?}");
-            }
-        }
-    }
-}
-
-/// Moves the calling thread into the namespace mounted at `path`.
-fn enter(path: &str) {
-    let file = File::open(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    // SAFETY: setns on a valid namespace fd only changes this thread's membership.
-    let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-    assert_eq!(rc, 0, "setns({path}): {}", std::io::Error::last_os_error());
-}
 
 /// Two directors and a client, each with `eth0` on one bridge (in a namespace of its own,
 /// like a switch), with fixed MACs and addresses.
@@ -199,7 +100,7 @@ struct Capture {
 
 impl Capture {
     fn start(lan: &Namespaces, role: &str, ethertype: u16) -> Capture {
-        let path = format!("/run/netns/{}", lan.name(role));
+        let path = lan.path(role);
         let stop = Arc::new(AtomicBool::new(false));
         let (ready, is_ready) = std::sync::mpsc::channel();
         let stopped = Arc::clone(&stop);

@@ -1,4 +1,4 @@
-//! Network namespaces for host tests that need more than one node (`tests/netns_ha.rs`):
+//! Network namespaces for host tests that need more than one node (`tests/netns_*.rs`):
 //! a switch namespace holding bridges, and nodes with veths on them. Needs root and a
 //! kernel with network namespaces, veth and bridge (no IPVS).
 //!
@@ -14,22 +14,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
-/// Runs a program and returns its standard output; panics with the command line, the
-/// exit status and standard error when it fails.
-pub fn run(cmd: &str, args: &[&str]) -> String {
-    let output = Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd}: {e}"));
-    let line = format!("{cmd} {}", args.join(" "));
-    assert!(
-        output.status.success(),
-        "`{line}` failed ({}): {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap_or_else(|e| panic!("`{line}`: output not UTF-8: {e}"))
-}
+#[path = "../lab_support/mod.rs"]
+mod lab_support;
+
+pub use lab_support::run;
 
 /// Namespaces that exist for one test.
 pub struct Namespaces {
@@ -83,6 +71,31 @@ impl Namespaces {
                 })
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    }
+
+    /// `ip netns exec NS PROGRAM ARGS...`, its output whatever the exit status.
+    pub fn exec(&self, role: &str, program: &str, args: &[&str]) -> std::process::Output {
+        let mut all = vec!["netns", "exec", self.name(role), program];
+        all.extend_from_slice(args);
+        Command::new("ip")
+            .args(&all)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run ip netns exec: {e}"))
+    }
+
+    /// Runs an async body with its own current-thread runtime inside the namespace.
+    pub fn block_on<T: Send, F: Future<Output = T>>(
+        &self,
+        role: &str,
+        body: impl FnOnce() -> F + Send,
+    ) -> T {
+        self.enter(role, || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime")
+                .block_on(body())
         })
     }
 
