@@ -5,6 +5,7 @@ mod check;
 mod daemon;
 mod nanny;
 mod send_arp;
+mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 pub use nanny::NannyArgs;
 pub use send_arp::SendArpArgs;
+pub use sync::{PushArgs, SyncArgs, SyncCommand};
 
 /// Piranha's default place for lvs.cf, so a migrated node needs no flags.
 pub const DEFAULT_LVS_CF: &str = "/etc/sysconfig/ha/lvs.cf";
@@ -57,6 +59,8 @@ pub enum Command {
     /// Run one health check in the foreground and print each probe (Piranha's nanny,
     /// for debugging a check).
     Nanny(Box<NannyArgs>),
+    /// Configuration sync with the peer director (`shoal sync push`).
+    Sync(SyncArgs),
 }
 
 /// Arguments of `shoal run`.
@@ -156,5 +160,6 @@ pub fn main() -> ExitCode {
         Command::Up(args) => daemon::set_override(&args, crate::control::Override::Up),
         Command::SendArp(args) => send_arp::run(&args),
         Command::Nanny(args) => nanny::run(&args),
+        Command::Sync(args) => sync::run(&args),
     }
 }

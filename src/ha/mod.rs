@@ -34,6 +34,7 @@ pub mod heartbeat;
 pub mod local;
 pub mod peer;
 pub mod state;
+pub mod sync;
 pub mod wire;
 
 pub use heartbeat::{

@@ -387,11 +387,14 @@ impl HeartbeatKey {
         HeartbeatKey::new(bytes)
     }
 
-    fn tag(&self, bytes: &[u8]) -> [u8; TAG_LEN] {
+    /// HMAC-SHA256 of `bytes` under this key; also signs configuration pushes
+    /// ([`super::sync`]), whose own magic keeps them apart from heartbeats.
+    pub(crate) fn tag(&self, bytes: &[u8]) -> [u8; TAG_LEN] {
         self.mac(bytes).finalize().into_bytes().into()
     }
 
-    fn verify(&self, bytes: &[u8], tag: &[u8]) -> bool {
+    /// Whether `tag` is the HMAC of `bytes`, compared in constant time.
+    pub(crate) fn verify(&self, bytes: &[u8], tag: &[u8]) -> bool {
         // verify_slice compares in constant time.
         self.mac(bytes).verify_slice(tag).is_ok()
     }
