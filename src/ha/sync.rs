@@ -527,8 +527,12 @@ impl Receiver {
     /// Accept errors (out of file descriptors) are logged and retried, never fatal.
     pub async fn serve(self, listener: TcpListener, applied: mpsc::Sender<PushReceipt>) {
         let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-        while !applied.is_closed() {
-            let (stream, from) = match listener.accept().await {
+        loop {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                () = applied.closed() => return,
+            };
+            let (stream, from) = match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
                     warn!("config sync: accept failed: {e}");
