@@ -48,6 +48,7 @@ modules=(
     "optional @ipvs-schedulers"
     "required veth"
     "required dummy"
+    "optional bridge"
     "optional ipip"
     "optional fou"
     "optional gre"
