@@ -88,6 +88,13 @@ impl Director {
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("shoal.log")).unwrap_or_default()
     }
+
+    fn shoal_reload(&self) {
+        let _ = Command::new(SHOAL)
+            .args(["reload", "--control"])
+            .arg(self.dir.join("control.sock"))
+            .output();
+    }
 }
 
 impl Drop for Director {
@@ -294,5 +301,78 @@ fn a_link_set_down_deactivates_the_node_and_its_return_reactivates_it() {
         "the primary takes the VIP back",
         Duration::from_secs(10),
         || holds_vip(&lan, "n1") && !holds_vip(&lan, "n2"),
+    );
+}
+
+#[test]
+fn an_edit_pushed_to_the_peer_is_applied_there_and_an_older_one_is_refused() {
+    let lan = lan();
+    let root = tempfile::tempdir().expect("tempdir");
+    let mut n1 = Director::new("n1", root.path(), true);
+    let mut n2 = Director::new("n2", root.path(), true);
+    elect(&lan, &mut n1, &mut n2);
+    let edited = lvs_cf(true)
+        .replace("serial_no = 1", "serial_no = 2")
+        .replace("    port = 80\n", "    port = 8080\n");
+    std::fs::write(n1.dir.join("lvs.cf"), &edited).expect("edit on n1");
+    let push = |director: &Director| {
+        let lvs_cf = director.dir.join("lvs.cf");
+        let settings = director.dir.join("shoal.toml");
+        let (lvs_cf, settings) = (
+            lvs_cf.to_str().expect("path"),
+            settings.to_str().expect("path"),
+        );
+        lan.exec(
+            director.role,
+            SHOAL,
+            &["sync", "push", "-c", lvs_cf, "--settings", settings],
+        )
+    };
+    let pushed = push(&n1);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&pushed.stdout),
+        String::from_utf8_lossy(&pushed.stderr)
+    );
+    assert!(pushed.status.success(), "{said}");
+    assert!(said.contains("applied serial_no 2"), "{said}");
+    assert_eq!(
+        std::fs::read_to_string(n2.dir.join("lvs.cf")).expect("n2's lvs.cf"),
+        edited
+    );
+    let status = |director: &Director| {
+        let output = Command::new(SHOAL)
+            .args(["status", "--control"])
+            .arg(director.dir.join("control.sock"))
+            .output()
+            .expect("shoal status");
+        String::from_utf8_lossy(&output.stdout).to_string()
+    };
+    wait(
+        "n2 reloaded the pushed file",
+        Duration::from_secs(3),
+        || status(&n2).contains("serial_no 2"),
+    );
+    wait(
+        "n1 sees that both run the same file",
+        Duration::from_secs(3),
+        || {
+            n1.shoal_reload();
+            status(&n1).contains("running the same lvs.cf")
+        },
+    );
+
+    // n2 pushes back an older file: refused, n1's file unchanged.
+    std::fs::write(n2.dir.join("lvs.cf"), lvs_cf(true)).expect("older on n2");
+    let refused = push(&n2);
+    let said = String::from_utf8_lossy(&refused.stderr).to_string();
+    assert!(!refused.status.success(), "{said}");
+    assert!(
+        said.contains("refused: older serial_no 1, this node has 2"),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(n1.dir.join("lvs.cf")).expect("n1's lvs.cf"),
+        edited
     );
 }

@@ -113,6 +113,29 @@ pub async fn watch_monitored_links(
         .map_err(|e| DaemonError::Role(format!("monitor_links: {e}")))
 }
 
+/// Listens for `shoal sync push` from the peer on the heartbeat port (TCP) of this node's
+/// public address; a push that passes is written to lvs.cf and reported on the returned
+/// channel, for the supervisor to reload. Without a key every push is refused.
+pub async fn serve_pushes(
+    options: &Options,
+    features: &crate::config::KernelFeatures,
+    config: &HeartbeatConfig,
+) -> Result<tokio::sync::mpsc::Receiver<ha::sync::PushReceipt>, DaemonError> {
+    let key = HeartbeatKey::from_file(&options.settings.heartbeat.key_file).ok();
+    let auth = key.map_or(Auth::None, Auth::Key);
+    let listener = ha::sync::bind(config.local.public, config.port)
+        .await
+        .map_err(|e| DaemonError::Role(format!("config sync: {e}")))?;
+    let (receipts, received) = tokio::sync::mpsc::channel(4);
+    let receiver = ha::sync::Receiver::new(options.lvs_cf.clone(), auth, features.clone());
+    tokio::spawn(receiver.serve(listener, receipts));
+    info!(
+        "config sync: accepting lvs.cf pushes from the peer on {}:{} (tcp)",
+        config.local.public, config.port
+    );
+    Ok(received)
+}
+
 impl Supervisor {
     /// A monitored link changed: the heartbeat hears whether all of them are up (a node
     /// with a failed link gives the service up and does not take it until it is back).

@@ -821,6 +821,16 @@ impl Supervisor {
     }
 }
 
+/// The next lvs.cf pushed by the peer, or never without a peer.
+async fn next_push(
+    pushes: &mut Option<mpsc::Receiver<crate::ha::sync::PushReceipt>>,
+) -> Option<crate::ha::sync::PushReceipt> {
+    match pushes {
+        Some(pushes) => pushes.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// The next failover event (or link change), or never when there is no such source.
 async fn next_failover<T>(events: &mut Option<mpsc::UnboundedReceiver<T>>) -> Option<T> {
     match events {
@@ -938,8 +948,10 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
     );
     let mut failover_events = None;
     let mut link_changes = None;
+    let mut pushes = None;
     if let Some(config) = heartbeat_config {
         link_changes = failover::watch_monitored_links(&supervisor.loaded, &config).await?;
+        pushes = Some(failover::serve_pushes(&options, &supervisor.features, &config).await?);
         let (handle, events) =
             crate::ha::heartbeat::spawn(config).map_err(|e| DaemonError::Role(e.to_string()))?;
         supervisor.heartbeat = Some(handle);
@@ -965,6 +977,13 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
             Some((request, reply)) = events.recv() => { let _ = reply.send(supervisor.handle(request).await); }
             Some(event) = next_failover(&mut failover_events) => supervisor.on_failover(event).await,
             Some(change) = next_failover(&mut link_changes) => supervisor.on_link(change),
+            Some(receipt) = next_push(&mut pushes) => {
+                info!(
+                    "lvs.cf serial_no {} pushed by {} (was {:?}): reloading",
+                    receipt.serial_no, receipt.from, receipt.previous_serial_no
+                );
+                supervisor.reload().await;
+            }
             Some(event) = health_events.recv() => {
                 let mut batch = vec![event];
                 while let Ok(more) = health_events.try_recv() {
