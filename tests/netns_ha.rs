@@ -262,6 +262,19 @@ impl Drop for Node {
 }
 
 /// Pumps the nodes until `done` holds; panics after `limit` with their event logs.
+/// A primary and a backup on `lan`, once the primary is the active one.
+fn elected(lan: &Namespaces, protocol: Protocol, preempt: bool, private: bool) -> (Node, Node) {
+    let mut primary = Node::primary(lan, protocol, preempt, private);
+    let mut backup = Node::backup(lan, protocol, preempt, private);
+    wait_until(
+        &mut [&mut primary, &mut backup],
+        Duration::from_secs(3),
+        "the primary active",
+        |n| n[0].active && !n[1].active,
+    );
+    (primary, backup)
+}
+
 fn wait_until(
     nodes: &mut [&mut Node],
     limit: Duration,
@@ -778,14 +791,7 @@ fn a_piranha_primary_interoperates_with_a_shoal_backup() {
 fn a_split_brain_heals_to_the_primary() {
     for preempt in [true, false] {
         let lan = lan(false);
-        let mut primary = Node::primary(&lan, Protocol::Shoal, preempt, false);
-        let mut backup = Node::backup(&lan, Protocol::Shoal, preempt, false);
-        wait_until(
-            &mut [&mut primary, &mut backup],
-            Duration::from_secs(3),
-            "the primary active",
-            |n| n[0].active && !n[1].active,
-        );
+        let (mut primary, mut backup) = elected(&lan, Protocol::Shoal, preempt, false);
         // Cut the backup off, both ways: it takes over, and so both are active.
         lan.cut("sw", "n2", "eth0");
         wait_until(
@@ -827,14 +833,7 @@ fn a_split_brain_heals_to_the_primary() {
 #[test]
 fn the_private_channel_keeps_the_peer_alive_until_both_fail() {
     let lan = lan(true);
-    let mut primary = Node::primary(&lan, Protocol::Shoal, true, true);
-    let mut backup = Node::backup(&lan, Protocol::Shoal, true, true);
-    wait_until(
-        &mut [&mut primary, &mut backup],
-        Duration::from_secs(3),
-        "the primary active",
-        |n| n[0].active && !n[1].active,
-    );
+    let (mut primary, mut backup) = elected(&lan, Protocol::Shoal, true, true);
     lan.cut("sw", "n1", "eth0");
     assert_stable(&mut [&mut primary, &mut backup], Duration::from_secs(1));
     let snapshot = backup.snapshot();
@@ -865,14 +864,7 @@ fn the_private_channel_keeps_the_peer_alive_until_both_fail() {
 #[test]
 fn stop_link_failure_and_shutdown_hand_over_at_once() {
     let lan = lan(false);
-    let mut primary = Node::primary(&lan, Protocol::Shoal, true, false);
-    let mut backup = Node::backup(&lan, Protocol::Shoal, true, false);
-    wait_until(
-        &mut [&mut primary, &mut backup],
-        Duration::from_secs(3),
-        "the primary active",
-        |n| n[0].active && !n[1].active,
-    );
+    let (mut primary, mut backup) = elected(&lan, Protocol::Shoal, true, false);
     // Well within one keepalive: the stopped primary says so at once.
     let immediate = Duration::from_millis(60);
 
