@@ -29,22 +29,32 @@ fn protocol(settings: &Settings) -> Protocol {
     }
 }
 
-/// The key from shoal.toml's `key_file`; without one, heartbeats are not authenticated
-/// and the daemon says so loudly (anyone on the network could then pose as the peer).
-fn auth(settings: &Settings) -> Result<Auth, DaemonError> {
+/// The pair's key from shoal.toml's `key_file`: `None` when there is no such file, an
+/// error when it cannot be used (unreadable, too short, readable by others).
+fn load_key(settings: &Settings) -> Result<Option<HeartbeatKey>, DaemonError> {
     let path = &settings.heartbeat.key_file;
     if !path.exists() {
+        return Ok(None);
+    }
+    HeartbeatKey::from_file(path)
+        .map(Some)
+        .map_err(|e| DaemonError::Role(e.to_string()))
+}
+
+/// The heartbeats' authentication; without a key they are not authenticated and the
+/// daemon says so loudly (anyone on the network could then pose as the peer).
+fn auth(settings: &Settings) -> Result<Auth, DaemonError> {
+    let path = &settings.heartbeat.key_file;
+    let key = load_key(settings)?;
+    if key.is_none() {
         warn!(
             "no heartbeat key at {}: heartbeats are NOT authenticated and any host on the network can pretend to be the peer director; create one on both directors with `head -c 32 /dev/urandom > {} && chmod 600 {}`",
             path.display(),
             path.display(),
             path.display()
         );
-        return Ok(Auth::None);
     }
-    HeartbeatKey::from_file(path)
-        .map(Auth::Key)
-        .map_err(|e| DaemonError::Role(e.to_string()))
+    Ok(key.map_or(Auth::None, Auth::Key))
 }
 
 /// The heartbeat for this node, or `None` when lvs.cf names no peer (always active).
@@ -121,8 +131,13 @@ pub async fn serve_pushes(
     features: &crate::config::KernelFeatures,
     config: &HeartbeatConfig,
 ) -> Result<tokio::sync::mpsc::Receiver<ha::sync::PushReceipt>, DaemonError> {
-    let key = HeartbeatKey::from_file(&options.settings.heartbeat.key_file).ok();
-    let auth = key.map_or(Auth::None, Auth::Key);
+    let auth = match load_key(&options.settings) {
+        Ok(key) => key.map_or(Auth::None, Auth::Key),
+        Err(e) => {
+            warn!("config sync: {e}: pushes from the peer are refused");
+            Auth::None
+        }
+    };
     let listener = ha::sync::bind(config.local.public, config.port)
         .await
         .map_err(|e| DaemonError::Role(format!("config sync: {e}")))?;
@@ -192,10 +207,10 @@ impl Supervisor {
         if self.heartbeat.is_none() {
             return Vec::new();
         }
-        let Some(mut daemon) = super::desired_sync_daemons(&self.loaded).pop() else {
+        let Some(daemon) = super::desired_sync_daemons(&self.loaded, self.sync_state()).pop()
+        else {
             return Vec::new();
         };
-        daemon.state = self.sync_state();
         let running = self.kernel.sync_daemons().unwrap_or_default();
         let mut operations = Vec::new();
         if running.iter().any(|d| d.state == from) {

@@ -104,13 +104,13 @@ fn warnings(loaded: &Loaded, path: &std::path::Path) -> Vec<String> {
 }
 
 /// The sync daemon the active node runs, from `syncdaemon`, `syncd_iface`, `syncd_id`.
-fn desired_sync_daemons(loaded: &Loaded) -> Vec<SyncDaemon> {
+fn desired_sync_daemons(loaded: &Loaded, state: SyncState) -> Vec<SyncDaemon> {
     let g = &loaded.config.global;
     if !g.syncdaemon {
         return Vec::new();
     }
     vec![SyncDaemon {
-        state: SyncState::Master,
+        state,
         interface: g.syncd_iface.clone(),
         sync_id: g.syncd_id & 0xff,
         max_len: None,
@@ -295,7 +295,7 @@ impl Supervisor {
     fn set_override(&mut self, service: Option<&str>, server: &str, action: Override) -> Response {
         let Some(monitors) = &self.monitors else {
             return Response::Error {
-                message: "real servers are not checked in this run (--dry-run or --no-checks): overrides need the health monitors".into(),
+                message: "real servers are not checked now (stopped, or run with --dry-run, --no-checks or --no-ipvs): overrides need the health monitors".into(),
             };
         };
         let pairs: Vec<String> = self
@@ -408,10 +408,7 @@ impl Supervisor {
         let state = self.sync_state();
         let daemons = self.kernel.sync_daemons()?;
         let ours: Vec<SyncDaemon> = daemons.into_iter().filter(|d| d.state == state).collect();
-        let mut wanted = desired_sync_daemons(&self.loaded);
-        for daemon in &mut wanted {
-            daemon.state = state;
-        }
+        let wanted = desired_sync_daemons(&self.loaded, state);
         operations.extend(diff_sync_daemons(&wanted, &ours));
         Ok(operations)
     }
@@ -750,7 +747,7 @@ impl Supervisor {
             .filter(|k| owned.contains(k))
             .map(Operation::DelService)
             .collect();
-        if !desired_sync_daemons(&self.loaded).is_empty() {
+        if self.loaded.config.global.syncdaemon {
             operations.push(Operation::DelSyncDaemon(self.sync_state()));
         }
         if let Some(heartbeat) = &self.heartbeat {
