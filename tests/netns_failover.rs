@@ -2,11 +2,12 @@
 //! `--no-ipvs`), a client on the same bridge: the primary holds the VIP; when it fails as
 //! a machine fails (its link down and its shoal killed with `kill -9` at the same moment)
 //! the backup takes the VIP within `deadtime` + 100 ms and the client's neighbour entry
-//! moves to the backup's MAC; the primary returns and takes it back (`preempt = 1`) or
+//! moves to the backup's MAC, for the IPv4 VIP (gratuitous ARP) and the IPv6 VIP (unsolicited
+//! NA) both; the primary returns and takes it back (`preempt = 1`) or
 //! does not (`preempt = 0`).
 //!
 //! Needs root, veth and bridge. Namespaces are deleted when the test ends, panic or not;
-//! addresses are from 192.0.2.0/24.
+//! addresses are from 192.0.2.0/24 and 2001:db8::/64.
 
 mod netns_support;
 
@@ -18,13 +19,16 @@ use netns_support::Namespaces;
 
 const SHOAL: &str = env!("CARGO_BIN_EXE_shoal");
 const VIP: &str = "192.0.2.10";
+const VIP6: &str = "2001:db8::10";
 
 fn lvs_cf(preempt: bool) -> String {
     format!(
         "serial_no = 1\nprimary = 192.0.2.1\nbackup = 192.0.2.2\nbackup_active = 1\n\
          keepalive = 0.1\ndeadtime = 0.3\npreempt = {}\nnetwork = direct\nmonitor_links = 1\n\
          virtual web {{\n    active = 1\n    address = {VIP} eth0:1\n    port = 80\n\
-         \x20   server a {{\n        address = 192.0.2.80\n        active = 1\n    }}\n}}\n",
+         \x20   server a {{\n        address = 192.0.2.80\n        active = 1\n    }}\n}}\n\
+         virtual web6 {{\n    active = 1\n    address = {VIP6} eth0\n    vip_nmask = 64\n\
+         \x20   port = 80\n    server a {{\n        address = 2001:db8::80\n        active = 1\n    }}\n}}\n",
         u8::from(preempt)
     )
 }
@@ -114,6 +118,13 @@ fn lan() -> Namespaces {
             ("c", "eth0", "192.0.2.50/24"),
         ],
     );
+    for (role, v6) in [
+        ("n1", "2001:db8::1/64"),
+        ("n2", "2001:db8::2/64"),
+        ("c", "2001:db8::50/64"),
+    ] {
+        lan.ip(role, &["-6", "addr", "add", v6, "dev", "eth0", "nodad"]);
+    }
     lan
 }
 
@@ -133,6 +144,15 @@ fn mac(lan: &Namespaces, role: &str) -> String {
 
 fn client_entry(lan: &Namespaces) -> String {
     lan.ip("c", &["-4", "neigh", "show", VIP, "dev", "eth0"])
+}
+
+fn client_entry6(lan: &Namespaces) -> String {
+    lan.ip("c", &["-6", "neigh", "show", VIP6, "dev", "eth0"])
+}
+
+fn holds_vip6(lan: &Namespaces, role: &str) -> bool {
+    lan.ip(role, &["-6", "addr", "show", "dev", "eth0"])
+        .contains(&format!("inet6 {VIP6}/"))
 }
 
 fn wait(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
@@ -155,15 +175,17 @@ fn elect(lan: &Namespaces, n1: &mut Director, n2: &mut Director) {
     assert!(!holds_vip(lan, "n2"), "both hold the VIP: {}", n2.log());
     // The client talks to the VIP, so it has an entry (with the default arp_accept = 0 a
     // gratuitous ARP only updates an entry, it never creates one).
+    // Likewise for IPv6: an unsolicited NA only updates an existing entry.
     lan.enter("c", || {
-        let vip = std::net::SocketAddr::new(VIP.parse().expect("VIP"), 9);
-        let _ = std::net::TcpStream::connect_timeout(&vip, Duration::from_secs(2));
+        for vip in [VIP, VIP6] {
+            let vip = std::net::SocketAddr::new(vip.parse().expect("VIP"), 9);
+            let _ = std::net::TcpStream::connect_timeout(&vip, Duration::from_secs(2));
+        }
     });
-    assert!(
-        client_entry(lan).contains(&mac(lan, "n1")),
-        "{}",
-        client_entry(lan)
-    );
+    assert!(holds_vip6(lan, "n1"), "{}", n1.log());
+    for entry in [client_entry(lan), client_entry6(lan)] {
+        assert!(entry.contains(&mac(lan, "n1")), "{entry}");
+    }
 }
 
 /// The primary fails as a machine does: link down and shoal killed at once.
@@ -194,8 +216,15 @@ fn the_vip_moves_to_the_backup_within_deadtime_and_back_to_the_returning_primary
         || client_entry(&lan).contains(&backup_mac),
     );
     let announced = failed.elapsed();
+    wait(
+        "the client's IPv6 entry moved to the backup",
+        Duration::from_secs(3),
+        || client_entry6(&lan).contains(&backup_mac),
+    );
+    let announced6 = failed.elapsed();
+    assert!(holds_vip6(&lan, "n2"), "{}", n2.log());
     println!(
-        "failover: the backup held the VIP {took_over:?} after the failure, the client's entry moved after {announced:?} (keepalive 0.1 s, deadtime 0.3 s)"
+        "failover: the backup held the VIP {took_over:?} after the failure, the client's entry moved after {announced:?}, its IPv6 entry after {announced6:?} (keepalive 0.1 s, deadtime 0.3 s)"
     );
     assert!(
         took_over <= Duration::from_millis(400),
@@ -215,6 +244,11 @@ fn the_vip_moves_to_the_backup_within_deadtime_and_back_to_the_returning_primary
         "the client's entry moved back",
         Duration::from_secs(3),
         || client_entry(&lan).contains(&primary_mac),
+    );
+    wait(
+        "the client's IPv6 entry moved back",
+        Duration::from_secs(3),
+        || client_entry6(&lan).contains(&primary_mac) && !holds_vip6(&lan, "n2"),
     );
 }
 
