@@ -13,3 +13,4 @@ pub mod ha;
 pub mod health;
 pub mod ipvs;
 pub mod net;
+pub mod web;

@@ -1,5 +1,7 @@
 //! `shoal run --dry-run` on the host, which has no IPVS: it prints the full plan for
-//! the sample lvs.cf (IPVS operations, then the VIPs and the NAT router address), answers on its control socket, and stops on SIGTERM.
+//! the sample lvs.cf (IPVS operations, then the VIPs and the NAT router address), answers on
+//! its control socket with the table it would have programmed, and on SIGTERM plans the
+//! removal of its services.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -36,6 +38,11 @@ fn a_dry_run_prints_the_whole_plan_without_ipvs() {
                 text.starts_with("shoal: active (dry run), etc/lvs.cf serial_no 1\n"),
                 "{text}"
             );
+            assert!(
+                text.contains("\nTCP  192.0.2.10:80 wlc  # http\n")
+                    && text.contains("  -> 198.51.100.13:80             Masq    2 "),
+                "the planned table: {text}"
+            );
             answered = true;
             break;
         }
@@ -66,6 +73,9 @@ fn a_dry_run_prints_the_whole_plan_without_ipvs() {
             "add address 192.0.2.10/24 on eth0:1 and announce it",
             "add address 192.0.2.11/24 on eth0:2 and announce it",
             "add address 198.51.100.254/24 on eth1:1 and announce it",
+            // SIGTERM deactivates: the services of the planned table go.
+            "delete service TCP 192.0.2.10:80",
+            "delete service FWM 21",
         ]
     );
     assert!(!socket.exists(), "the control socket is removed on exit");

@@ -13,7 +13,7 @@ use crate::ipvs::render;
 /// Long enough for a reload of a large table under load.
 const CONTROL_TIMEOUT: Duration = Duration::from_secs(30);
 
-fn init_logging(format: LogFormat) {
+pub(crate) fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SHOAL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()

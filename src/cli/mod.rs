@@ -6,6 +6,7 @@ mod daemon;
 mod nanny;
 mod send_arp;
 mod sync;
+mod web;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,6 +16,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 pub use nanny::NannyArgs;
 pub use send_arp::SendArpArgs;
 pub use sync::{PushArgs, SyncArgs, SyncCommand};
+pub use web::{PasswdArgs, WebArgs};
 
 /// Piranha's default place for lvs.cf, so a migrated node needs no flags.
 pub const DEFAULT_LVS_CF: &str = "/etc/sysconfig/ha/lvs.cf";
@@ -61,6 +63,12 @@ pub enum Command {
     Nanny(Box<NannyArgs>),
     /// Configuration sync with the peer director (`shoal sync push`).
     Sync(SyncArgs),
+    /// The configuration UI on port 3636 (Piranha's piranha-gui), as an unprivileged
+    /// process that edits lvs.cf and drives the daemon over its control socket.
+    Web(WebArgs),
+    /// Set the web UI's password (Piranha's piranha-passwd); reads it from stdin when
+    /// that is not a terminal.
+    Passwd(PasswdArgs),
 }
 
 /// Arguments of `shoal run`.
@@ -161,5 +169,7 @@ pub fn main() -> ExitCode {
         Command::SendArp(args) => send_arp::run(&args),
         Command::Nanny(args) => nanny::run(&args),
         Command::Sync(args) => sync::run(&args),
+        Command::Web(args) => web::run(&args),
+        Command::Passwd(args) => web::passwd(&args),
     }
 }

@@ -77,6 +77,41 @@ pub struct Log {
     pub format: LogFormat,
 }
 
+/// `[web]`: the UI of `shoal web`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Web {
+    /// `listen = "0.0.0.0:3636"`: Piranha's port.
+    pub listen: SocketAddr,
+    /// `allow = ["192.0.2.0/24", "::1"]`: client networks that may connect at all; any
+    /// other client's connection is closed before a byte is read. Empty: everyone.
+    pub allow: Vec<String>,
+    /// `tls_cert` and `tls_key` (PEM): serve HTTPS instead of HTTP when both are set.
+    pub tls_cert: Option<PathBuf>,
+    /// The private key for `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// The password file `shoal passwd` writes.
+    pub password_file: PathBuf,
+    /// A session ends after this many seconds without a request.
+    pub session_idle: u64,
+    /// A session ends this many seconds after the login, however busy.
+    pub session_max: u64,
+}
+
+impl Default for Web {
+    fn default() -> Self {
+        Web {
+            listen: SocketAddr::from(([0, 0, 0, 0], 3636)),
+            allow: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+            password_file: PathBuf::from("/etc/shoal/web.passwd"),
+            session_idle: 1800,
+            session_max: 43_200,
+        }
+    }
+}
+
 /// The whole `shoal.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -87,6 +122,8 @@ pub struct Settings {
     pub metrics: Metrics,
     /// `[log]`.
     pub log: Log,
+    /// `[web]`.
+    pub web: Web,
 }
 
 /// Why `shoal.toml` cannot be used, naming the file and the place.

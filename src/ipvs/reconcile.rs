@@ -16,7 +16,8 @@ use crate::config::model::{
 
 use super::types::{
     Destination, DestinationState, Family, ForwardMethod, Operation, Service, ServiceFlags,
-    ServiceKey, ServiceProtocol, ServiceState, SyncDaemon, SyncState, Timeouts, Tunnel, TunnelKind,
+    ServiceKey, ServiceProtocol, ServiceState, Stats, SyncDaemon, SyncState, Timeouts, Tunnel,
+    TunnelKind,
 };
 
 /// One service as the configuration wants it, with the names of the blocks it came
@@ -444,12 +445,81 @@ fn same_daemon(want: &SyncDaemon, have: &SyncDaemon) -> bool {
         && loose(want.ttl, have.ttl)
 }
 
+/// Applies one operation to a table held in memory as the kernel would apply it, and
+/// refuses what the kernel refuses: a dry run keeps the table it would have programmed
+/// (so `shoal status` shows it and the next reload plans against it), and tests check
+/// that a plan is executable.
+pub fn apply_to_model(kernel: &mut Vec<ServiceState>, op: &Operation) -> Result<(), String> {
+    let find = |kernel: &Vec<ServiceState>, key: &ServiceKey| {
+        kernel.iter().position(|s| s.service.key == *key)
+    };
+    match op {
+        Operation::NewService(service) => {
+            if find(kernel, &service.key).is_some() {
+                return Err(format!("EEXIST: {op}"));
+            }
+            kernel.push(ServiceState {
+                service: Service {
+                    flags: ServiceFlags(service.flags.comparable().0 | ServiceFlags::HASHED),
+                    ..service.clone()
+                },
+                stats: Stats::default(),
+                destinations: Vec::new(),
+            });
+        }
+        Operation::SetService(service) => {
+            let i = find(kernel, &service.key).ok_or(format!("ESRCH: {op}"))?;
+            kernel[i].service = Service {
+                flags: ServiceFlags(service.flags.comparable().0 | ServiceFlags::HASHED),
+                ..service.clone()
+            };
+        }
+        Operation::DelService(key) => {
+            let i = find(kernel, key).ok_or(format!("ESRCH: {op}"))?;
+            kernel.remove(i);
+        }
+        Operation::NewDestination(key, d) => {
+            let i = find(kernel, key).ok_or(format!("ESRCH: {op}"))?;
+            let dests = &mut kernel[i].destinations;
+            if dests.iter().any(|s| s.destination.id() == d.id()) {
+                return Err(format!("EEXIST: {op}"));
+            }
+            dests.push(DestinationState {
+                destination: d.clone(),
+                active_connections: 0,
+                inactive_connections: 0,
+                persistent_connections: 0,
+                stats: Stats::default(),
+            });
+        }
+        Operation::SetDestination(key, d) => {
+            let i = find(kernel, key).ok_or(format!("ESRCH: {op}"))?;
+            let state = kernel[i]
+                .destinations
+                .iter_mut()
+                .find(|s| s.destination.id() == d.id())
+                .ok_or(format!("ENOENT: {op}"))?;
+            state.destination = d.clone();
+        }
+        Operation::DelDestination(key, address, port) => {
+            let i = find(kernel, key).ok_or(format!("ESRCH: {op}"))?;
+            let dests = &mut kernel[i].destinations;
+            let j = dests
+                .iter()
+                .position(|s| s.destination.id() == (*address, *port))
+                .ok_or(format!("ENOENT: {op}"))?;
+            dests.remove(j);
+        }
+        other => return Err(format!("not a table operation: {other}")),
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::parse::parse;
     use crate::config::resolve::StaticResolver;
-    use crate::ipvs::types::Stats;
 
     use proptest::prelude::*;
     use proptest::sample::select;
@@ -506,73 +576,6 @@ mod tests {
                     .collect(),
             })
             .collect()
-    }
-
-    /// Applies one operation as the kernel would, refusing what the kernel refuses.
-    fn apply_to_model(kernel: &mut Vec<ServiceState>, op: &Operation) -> Result<(), String> {
-        let find = |kernel: &Vec<ServiceState>, key: &ServiceKey| {
-            kernel.iter().position(|s| s.service.key == *key)
-        };
-        match op {
-            Operation::NewService(service) => {
-                if find(kernel, &service.key).is_some() {
-                    return Err(format!("EEXIST: {op}"));
-                }
-                kernel.push(ServiceState {
-                    service: Service {
-                        flags: ServiceFlags(service.flags.comparable().0 | ServiceFlags::HASHED),
-                        ..service.clone()
-                    },
-                    stats: Stats::default(),
-                    destinations: Vec::new(),
-                });
-            }
-            Operation::SetService(service) => {
-                let i = find(kernel, &service.key).ok_or(format!("ESRCH: {op}"))?;
-                kernel[i].service = Service {
-                    flags: ServiceFlags(service.flags.comparable().0 | ServiceFlags::HASHED),
-                    ..service.clone()
-                };
-            }
-            Operation::DelService(key) => {
-                let i = find(kernel, key).ok_or(format!("ESRCH: {op}"))?;
-                kernel.remove(i);
-            }
-            Operation::NewDestination(key, d) => {
-                let i = find(kernel, key).ok_or(format!("ESRCH: {op}"))?;
-                let dests = &mut kernel[i].destinations;
-                if dests.iter().any(|s| s.destination.id() == d.id()) {
-                    return Err(format!("EEXIST: {op}"));
-                }
-                dests.push(DestinationState {
-                    destination: d.clone(),
-                    active_connections: 0,
-                    inactive_connections: 0,
-                    persistent_connections: 0,
-                    stats: Stats::default(),
-                });
-            }
-            Operation::SetDestination(key, d) => {
-                let i = find(kernel, key).ok_or(format!("ESRCH: {op}"))?;
-                let state = kernel[i]
-                    .destinations
-                    .iter_mut()
-                    .find(|s| s.destination.id() == d.id())
-                    .ok_or(format!("ENOENT: {op}"))?;
-                state.destination = d.clone();
-            }
-            Operation::DelDestination(key, address, port) => {
-                let i = find(kernel, key).ok_or(format!("ESRCH: {op}"))?;
-                let dests = &mut kernel[i].destinations;
-                let j = dests
-                    .iter()
-                    .position(|s| s.destination.id() == (*address, *port))
-                    .ok_or(format!("ENOENT: {op}"))?;
-                dests.remove(j);
-            }
-            other => return Err(format!("not a table operation: {other}")),
-        }
-        Ok(())
     }
 
     fn apply_all(kernel: &mut Vec<ServiceState>, ops: &[Operation]) {

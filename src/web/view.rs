@@ -1,0 +1,174 @@
+//! The daemon's status as the CONTROL/MONITORING page shows it: plain rows of text, so
+//! the template only lays them out (and escapes them).
+
+use crate::control::{ServerHealth, StatusReport};
+use crate::ipvs::render;
+use crate::ipvs::types::{ServiceState, socket_text};
+
+/// The CONTROL section.
+#[derive(Debug, Clone, Default)]
+pub struct Control {
+    /// `running` or why the daemon cannot be reached.
+    pub daemon: String,
+    /// Whether the daemon answered.
+    pub reachable: bool,
+    /// active, inactive or stopped.
+    pub state: String,
+    /// primary, backup, or `single` without a peer.
+    pub role: String,
+    /// The peer: alive or silent, its address; empty without a peer.
+    pub peer: String,
+    /// This node's serial_no.
+    pub serial: String,
+    /// The peer's serial_no, when it sent one.
+    pub peer_serial: String,
+    /// Whether both run the same lvs.cf: `same`, `DIFFERENT` or `unknown`.
+    pub config_match: String,
+    /// A dry run says so.
+    pub dry_run: bool,
+    /// Why the kernel table could not be read.
+    pub kernel_error: Option<String>,
+    /// The routing table.
+    pub services: Vec<ServiceRow>,
+}
+
+/// One virtual service of the table.
+#[derive(Debug, Clone)]
+pub struct ServiceRow {
+    /// lvs.cf name.
+    pub name: String,
+    /// The ipvsadm service line.
+    pub line: String,
+    /// Connections per second now.
+    pub cps: u64,
+    /// Its destinations.
+    pub servers: Vec<ServerRow>,
+}
+
+/// One real server line.
+#[derive(Debug, Clone)]
+pub struct ServerRow {
+    /// lvs.cf name.
+    pub name: String,
+    /// address:port.
+    pub address: String,
+    /// Masq, Route, Tunnel.
+    pub forward: String,
+    /// Kernel weight.
+    pub weight: u32,
+    /// Active connections.
+    pub active: u32,
+    /// Inactive connections.
+    pub inactive: u32,
+    /// up, down, ... from the monitor, `-` when unchecked.
+    pub health: String,
+    /// The operator's override, empty when none.
+    pub operator: String,
+    /// The last probe's result.
+    pub detail: String,
+}
+
+impl Control {
+    /// The section for a daemon that did not answer.
+    pub fn unreachable(why: String) -> Control {
+        Control {
+            daemon: why,
+            reachable: false,
+            state: "unknown".into(),
+            ..Control::default()
+        }
+    }
+
+    /// The section from the daemon's report.
+    pub fn from_report(report: &StatusReport) -> Control {
+        let failover = report.failover.as_ref();
+        let text = |pointer: &str| {
+            failover
+                .and_then(|f| f.pointer(pointer))
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                .unwrap_or_default()
+        };
+        let peer = match failover {
+            None => String::new(),
+            Some(f) => {
+                let alive = f.pointer("/peer/alive").and_then(|v| v.as_bool()) == Some(true);
+                let state = if alive { "alive" } else { "silent" };
+                format!("{} ({state})", text("/peer/addresses/public"))
+            }
+        };
+        let config_match = match failover.and_then(|f| f.pointer("/config_matches")) {
+            Some(serde_json::Value::Bool(true)) => "same",
+            Some(serde_json::Value::Bool(false)) => "DIFFERENT",
+            _ => "unknown",
+        };
+        Control {
+            daemon: "running".into(),
+            reachable: true,
+            state: report.state.clone(),
+            role: if failover.is_some() {
+                text("/state/role")
+            } else {
+                "single director".into()
+            },
+            peer,
+            serial: report.serial_no.to_string(),
+            peer_serial: text("/peer/config_serial"),
+            config_match: config_match.into(),
+            dry_run: report.dry_run,
+            kernel_error: report.kernel_error.clone(),
+            services: rows(report),
+        }
+    }
+}
+
+fn rows(report: &StatusReport) -> Vec<ServiceRow> {
+    report
+        .services
+        .iter()
+        .enumerate()
+        .map(|(i, service)| {
+            let names = report.names.get(i).cloned().unwrap_or_default();
+            let name = names.service.clone().unwrap_or_default();
+            let servers = servers(service, &names.servers, &name, &report.health);
+            ServiceRow {
+                line: render::service_line(&service.service),
+                cps: service.stats.cps,
+                name,
+                servers,
+            }
+        })
+        .collect()
+}
+
+fn servers(
+    service: &ServiceState,
+    names: &[Option<String>],
+    service_name: &str,
+    health: &[ServerHealth],
+) -> Vec<ServerRow> {
+    service
+        .destinations
+        .iter()
+        .enumerate()
+        .map(|(j, d)| {
+            let name = names.get(j).cloned().flatten().unwrap_or_default();
+            let checked = health
+                .iter()
+                .find(|h| h.service == service_name && h.server == name);
+            ServerRow {
+                address: socket_text(d.destination.address, d.destination.port),
+                forward: d.destination.forward.ipvsadm_name().to_string(),
+                weight: d.destination.weight,
+                active: d.active_connections,
+                inactive: d.inactive_connections,
+                health: checked.map_or_else(|| "-".into(), |h| h.health.clone()),
+                operator: checked
+                    .map(|h| h.operator.clone())
+                    .filter(|o| o != "none")
+                    .unwrap_or_default(),
+                detail: checked.map(|h| h.detail.clone()).unwrap_or_default(),
+                name,
+            }
+        })
+        .collect()
+}
