@@ -410,3 +410,51 @@ fn an_edit_pushed_to_the_peer_is_applied_there_and_an_older_one_is_refused() {
         edited
     );
 }
+
+#[test]
+fn the_daemon_pushes_its_running_file_when_asked_on_the_control_socket() {
+    use shoal::control::{Request, Response, request};
+    let lan = lan();
+    let root = tempfile::tempdir().expect("tempdir");
+    let mut n1 = Director::new("n1", root.path(), true);
+    let mut n2 = Director::new("n2", root.path(), true);
+    elect(&lan, &mut n1, &mut n2);
+    let edited = lvs_cf(true)
+        .replace("serial_no = 1", "serial_no = 3")
+        .replace("    port = 80\n", "    port = 8081\n");
+    std::fs::write(n1.dir.join("lvs.cf"), &edited).expect("edit on n1");
+    n1.shoal_reload();
+    // What the web UI's "Sync to backup" sends: the daemon pushes what it runs.
+    let answer = request(
+        &n1.dir.join("control.sock"),
+        &Request::Push,
+        Duration::from_secs(20),
+    )
+    .expect("the daemon answers");
+    match answer {
+        Response::Pushed {
+            applied: true,
+            message,
+            to,
+        } => {
+            assert!(message.contains("applied serial_no 3"), "{message}");
+            assert_eq!(to, "192.0.2.2:539");
+        }
+        other => panic!("not applied: {other:?}\n{}", n1.log()),
+    }
+    assert_eq!(
+        std::fs::read_to_string(n2.dir.join("lvs.cf")).expect("n2's lvs.cf"),
+        edited
+    );
+    // Asked again, the peer already has that serial: refused, and said so.
+    let again = request(
+        &n1.dir.join("control.sock"),
+        &Request::Push,
+        Duration::from_secs(20),
+    )
+    .expect("the daemon answers");
+    assert!(
+        matches!(&again, Response::Pushed { applied: false, message, .. } if message.contains("refused")),
+        "{again:?}"
+    );
+}

@@ -13,7 +13,7 @@ use crate::config::model::GlobalSettings;
 use crate::config::resolve::SystemResolver;
 use crate::config::settings::{DEFAULT_SETTINGS, Settings};
 use crate::config::{self, KernelFeatures};
-use crate::ha::{self, HeartbeatKey, Role, sync};
+use crate::ha::{self, HeartbeatKey, sync};
 
 /// Arguments of `shoal sync`.
 #[derive(Debug, clap::Args)]
@@ -162,18 +162,9 @@ fn load_key(settings: &Settings) -> Result<HeartbeatKey, PushFailure> {
     Ok(HeartbeatKey::from_file(path)?)
 }
 
-/// The other director: the backup when this node has the primary address, else the
-/// primary.
+/// The other director, as lvs.cf and this node's addresses say.
 fn peer_address(global: &GlobalSettings) -> Result<IpAddr, PushFailure> {
     let local = ha::local_addresses()
         .map_err(|e| PushFailure::Peer(format!("cannot list this node's addresses: {e}")))?;
-    let role = ha::decide_role(global, &local).map_err(|e| PushFailure::Peer(e.to_string()))?;
-    match role {
-        Role::Primary => global
-            .backup_address()
-            .ok_or_else(|| PushFailure::Peer("lvs.cf names no backup director".to_string())),
-        Role::Backup => global
-            .primary
-            .ok_or_else(|| PushFailure::Peer("lvs.cf names no primary director".to_string())),
-    }
+    ha::peer_address(global, &local).map_err(PushFailure::Peer)
 }

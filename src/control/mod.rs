@@ -41,6 +41,11 @@ pub enum Request {
         /// What to force; `none` clears the override.
         action: Override,
     },
+    /// The last hour of every virtual service, for the web UI's charts.
+    History,
+    /// Send the running lvs.cf to the peer director (the web UI's "Sync to backup";
+    /// the daemon holds the pair's key, the UI does not).
+    Push,
 }
 
 /// The daemon's answer.
@@ -57,6 +62,20 @@ pub enum Response {
     Override {
         /// The pairs changed.
         pairs: Vec<String>,
+    },
+    /// For `history`.
+    History {
+        /// One entry per virtual service in the kernel.
+        services: Vec<crate::daemon::history::ServiceHistory>,
+    },
+    /// For `push`: what the peer answered.
+    Pushed {
+        /// The peer's address and port.
+        to: String,
+        /// Whether the peer wrote and loaded the file.
+        applied: bool,
+        /// The peer's answer (`applied serial_no 5`, `refused: ...`).
+        message: String,
     },
     /// The request could not be served.
     Error {

@@ -41,6 +41,30 @@ fn load_key(settings: &Settings) -> Result<Option<HeartbeatKey>, DaemonError> {
         .map_err(|e| DaemonError::Role(e.to_string()))
 }
 
+/// Where and with which key this node pushes its lvs.cf (SPEC 6.7): the other
+/// director's public address on `heartbeat_port`, authenticated by the pair's key.
+pub fn push_target(
+    loaded: &Loaded,
+    settings: &Settings,
+) -> Result<(std::net::SocketAddr, HeartbeatKey), String> {
+    let global = &loaded.config.global;
+    if !has_peer(loaded) {
+        return Err("lvs.cf names no active backup director to sync with".into());
+    }
+    let local = crate::ha::local_addresses()
+        .map_err(|e| format!("cannot list this node's addresses: {e}"))?;
+    let peer = crate::ha::peer_address(global, &local)?;
+    let key = load_key(settings)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| {
+            format!(
+                "no peer key at {}: a push must be authenticated",
+                settings.heartbeat.key_file.display()
+            )
+        })?;
+    Ok((std::net::SocketAddr::new(peer, global.heartbeat_port), key))
+}
+
 /// The heartbeats' authentication; without a key they are not authenticated and the
 /// daemon says so loudly (anyone on the network could then pose as the peer).
 fn auth(settings: &Settings) -> Result<Auth, DaemonError> {

@@ -7,6 +7,7 @@
 
 mod addresses;
 mod failover;
+pub mod history;
 mod kernel;
 
 use std::collections::{HashMap, HashSet};
@@ -129,6 +130,8 @@ struct Supervisor {
     /// kernel only the services it changes (shoal is the table's only writer), instead
     /// of listing 10,000 services and their real servers.
     in_sync: bool,
+    /// The last hour of each service, for the web UI's charts.
+    history: history::History,
     kernel: Box<dyn Kernel>,
     /// What the running kernel offers (its scheduler modules), read once at start.
     features: KernelFeatures,
@@ -814,7 +817,52 @@ impl Supervisor {
                 }
                 Response::Service(self.start_service().await)
             }
+            Request::History => Response::History {
+                services: self.history.snapshot(),
+            },
+            // Served by `push` without holding up the supervisor.
+            Request::Push => Response::Error {
+                message: "push is answered by the push task".into(),
+            },
         }
+    }
+
+    /// Adds a sample of the kernel table to the charts' history.
+    fn sample(&mut self) {
+        if let Ok(table) = self.kernel.table() {
+            let names = self.names(&table);
+            self.history.record(unix_seconds(), &table, &names);
+        }
+    }
+
+    /// Starts pushing the running lvs.cf to the peer; the answer comes when the peer's
+    /// does (up to the timeout), while the supervisor goes on.
+    fn push(&self, reply: oneshot::Sender<Response>) {
+        let target = failover::push_target(&self.loaded, &self.options.settings);
+        let (to, key) = match target {
+            Ok(target) => target,
+            Err(message) => {
+                let _ = reply.send(Response::Error { message });
+                return;
+            }
+        };
+        let serial = self.loaded.config.global.serial_no;
+        let content = self.loaded.source.clone();
+        tokio::spawn(async move {
+            let pushed = crate::ha::sync::push(to, &key, serial, &content, PUSH_TIMEOUT).await;
+            let response = match pushed {
+                Ok(answer) => Response::Pushed {
+                    to: to.to_string(),
+                    applied: answer.applied,
+                    message: answer.line,
+                },
+                Err(e) => Response::Error {
+                    message: e.to_string(),
+                },
+            };
+            info!("sync push to {to}: {response:?}");
+            let _ = reply.send(response);
+        });
     }
 }
 
@@ -837,6 +885,16 @@ async fn next_failover<T>(events: &mut Option<mpsc::UnboundedReceiver<T>>) -> Op
 }
 
 type Event = (Request, oneshot::Sender<Response>);
+
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// How long a push asked for over the control socket may take, per step.
+const PUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Accepts control connections and forwards each request to the supervisor.
 async fn serve_control(listener: UnixListener, events: mpsc::Sender<Event>) {
@@ -926,6 +984,7 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
         heartbeat: None,
         links: HashMap::new(),
         in_sync: false,
+        history: history::History::default(),
         features,
         addresses: addresses::Addresses::new(options.dry_run).map_err(DaemonError::Runtime)?,
         loaded,
@@ -966,12 +1025,18 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
     let mut hangup = signal(SignalKind::hangup()).map_err(signal_error)?;
     let mut terminate = signal(SignalKind::terminate()).map_err(signal_error)?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(signal_error)?;
+    let mut samples = tokio::time::interval(history::SAMPLE_EVERY);
+    samples.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = hangup.recv() => { supervisor.reload().await; }
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
-            Some((request, reply)) = events.recv() => { let _ = reply.send(supervisor.handle(request).await); }
+            Some((request, reply)) = events.recv() => match request {
+                Request::Push => supervisor.push(reply),
+                request => { let _ = reply.send(supervisor.handle(request).await); }
+            },
+            _ = samples.tick() => supervisor.sample(),
             Some(event) = next_failover(&mut failover_events) => supervisor.on_failover(event).await,
             Some(change) = next_failover(&mut link_changes) => supervisor.on_link(change),
             Some(receipt) = next_push(&mut pushes) => {

@@ -43,5 +43,5 @@ pub use heartbeat::{
 };
 pub use local::{InterfaceAddress, interface_of, local_addresses, local_interfaces};
 pub use peer::{Channel, ChannelCounters, Counters, PeerAddresses, PeerView};
-pub use state::{Cause, PeerKnowledge, PeerReport, Role, RoleError, decide_role};
+pub use state::{Cause, PeerKnowledge, PeerReport, Role, RoleError, decide_role, peer_address};
 pub use wire::{Auth, ConfigHash, HeartbeatKey, KeyError, Protocol};

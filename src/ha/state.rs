@@ -414,6 +414,22 @@ fn list(addresses: &[std::net::IpAddr]) -> String {
         .join(", ")
 }
 
+/// The other director's public address for this node's role: the backup for the
+/// primary, the primary for the backup (where `shoal sync push` sends lvs.cf).
+pub fn peer_address(
+    global: &crate::config::model::GlobalSettings,
+    local: &[std::net::IpAddr],
+) -> Result<std::net::IpAddr, String> {
+    match decide_role(global, local).map_err(|e| e.to_string())? {
+        Role::Primary => global
+            .backup_address()
+            .ok_or_else(|| "lvs.cf names no backup director".to_string()),
+        Role::Backup => global
+            .primary
+            .ok_or_else(|| "lvs.cf names no primary director".to_string()),
+    }
+}
+
 /// Decides the role as Piranha does (SPEC 6.1): primary if the node has the `primary`
 /// address, else backup if it has `backup` (`0.0.0.0` is no backup), else an error that
 /// names both addresses and the node's own. The addresses are a parameter so this is

@@ -41,6 +41,8 @@ pub struct ServiceRow {
     pub line: String,
     /// Connections per second now.
     pub cps: u64,
+    /// The last hour, when the daemon has samples.
+    pub chart: Option<Chart>,
     /// Its destinations.
     pub servers: Vec<ServerRow>,
 }
@@ -69,6 +71,20 @@ pub struct ServerRow {
 }
 
 impl Control {
+    /// Attaches each service's chart from the daemon's history.
+    pub fn with_history(
+        mut self,
+        history: &[crate::daemon::history::ServiceHistory],
+        now_minute: u64,
+    ) -> Control {
+        for row in &mut self.services {
+            if let Some(series) = history.iter().find(|h| h.service == row.line) {
+                row.chart = Some(Chart::of(&series.points, now_minute));
+            }
+        }
+        self
+    }
+
     /// The section for a daemon that did not answer.
     pub fn unreachable(why: String) -> Control {
         Control {
@@ -133,6 +149,7 @@ fn rows(report: &StatusReport) -> Vec<ServiceRow> {
             ServiceRow {
                 line: render::service_line(&service.service),
                 cps: service.stats.cps,
+                chart: None,
                 name,
                 servers,
             }
@@ -171,4 +188,91 @@ fn servers(
             }
         })
         .collect()
+}
+
+/// A service's last hour as two polylines (inline SVG drawn by the template: no script,
+/// no chart library): new connections per second and active connections.
+#[derive(Debug, Clone, Default)]
+pub struct Chart {
+    /// `x,y` pairs of the rate line.
+    pub cps: String,
+    /// `x,y` pairs of the active-connections line.
+    pub active: String,
+    /// The rate at the top of the chart.
+    pub cps_top: String,
+    /// The active count at the top of the chart.
+    pub active_top: u64,
+    /// Minutes the chart covers so far.
+    pub minutes: usize,
+}
+
+/// Chart width in SVG units: 6 per minute.
+pub const CHART_WIDTH: u64 = 360;
+/// Chart height in SVG units.
+pub const CHART_HEIGHT: u64 = 60;
+
+impl Chart {
+    /// The chart of `points`, the last of which is the minute `now`.
+    pub fn of(points: &[crate::daemon::history::Point], now_minute: u64) -> Chart {
+        let start = now_minute.saturating_sub(crate::daemon::history::MINUTES as u64);
+        let cps_top = points.iter().map(|p| p.cps).fold(0.0, f64::max);
+        let active_top = points.iter().map(|p| p.active).max().unwrap_or(0);
+        let x = |minute: u64| minute.saturating_sub(start) * CHART_WIDTH / 60;
+        let y = |value: f64, top: f64| {
+            let height = CHART_HEIGHT as f64;
+            if top <= 0.0 {
+                height
+            } else {
+                (height - value / top * (height - 2.0)).round()
+            }
+        };
+        let line = |value: &dyn Fn(&crate::daemon::history::Point) -> f64, top: f64| {
+            points
+                .iter()
+                .filter(|p| p.minute >= start)
+                .map(|p| format!("{},{}", x(p.minute), y(value(p), top)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        Chart {
+            cps: line(&|p| p.cps, cps_top),
+            active: line(&|p| p.active as f64, active_top as f64),
+            cps_top: format!("{cps_top:.1}"),
+            active_top,
+            minutes: points.len(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::history::Point;
+
+    #[test]
+    fn the_chart_spans_the_hour_and_scales_to_its_peak() {
+        let points = [
+            Point {
+                minute: 1000,
+                cps: 0.0,
+                active: 0,
+            },
+            Point {
+                minute: 1030,
+                cps: 50.0,
+                active: 7,
+            },
+            Point {
+                minute: 1060,
+                cps: 25.0,
+                active: 14,
+            },
+        ];
+        let chart = Chart::of(&points, 1060);
+        assert_eq!(chart.cps, "0,60 180,2 360,31");
+        assert_eq!(chart.active, "0,60 180,31 360,2");
+        assert_eq!((chart.cps_top.as_str(), chart.active_top), ("50.0", 14));
+        // Older than an hour: off the chart.
+        assert_eq!(Chart::of(&points, 1070).cps, "120,2 300,31");
+    }
 }

@@ -49,6 +49,12 @@ pub async fn page(
         Ok(other) => Control::unreachable(format!("unexpected answer: {other:?}")),
         Err(why) => Control::unreachable(why),
     };
+    let control = match daemon::ask(state.control.clone(), Request::History).await {
+        Ok(Answer::History { services }) => {
+            control.with_history(&services, crate::web::security::now_seconds() / 60)
+        }
+        _ => control,
+    };
     let interval = monitor
         .interval
         .and_then(|i| i.trim().parse::<u32>().ok())
@@ -62,7 +68,7 @@ pub async fn page(
     }
 }
 
-/// POST /control/{start|stop|restart|reload}: asks the daemon, then shows the page with
+/// POST /control/{start|stop|restart|reload|sync}: asks the daemon, then shows the page with
 /// the outcome.
 pub async fn act(
     Extract(state): Extract<State>,
@@ -74,6 +80,7 @@ pub async fn act(
         "stop" => Request::Stop,
         "restart" => Request::Restart,
         "reload" => Request::Reload,
+        "sync" => Request::Push,
         _ => return (StatusCode::NOT_FOUND, "no such action\n").into_response(),
     };
     let outcome = match daemon::ask(state.control.clone(), request).await {
@@ -106,6 +113,14 @@ fn describe(action: &str, answer: &Answer) -> String {
             "reload refused, the running configuration stays: {}",
             report.errors.join("; ")
         ),
+        Answer::Pushed {
+            to,
+            applied: true,
+            message,
+        } => format!("sync to backup: {to} {message}"),
+        Answer::Pushed { to, message, .. } => {
+            format!("sync to backup: {to} did not take it: {message}")
+        }
         other => format!("{action}: unexpected answer {other:?}"),
     }
 }
