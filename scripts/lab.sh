@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The IPVS lab: runs a command inside Debian's stock kernel booted under qemu.
 #
-#   scripts/lab.sh [--timeout S] [--include HOST_PATH[:GUEST_PATH]]... -- GUEST_COMMAND...
+#   scripts/lab.sh [--timeout S] [--include HOST_PATH[:GUEST_PATH]]...
+#                  [--forward HOST_PORT:GUEST_PORT]... -- GUEST_COMMAND...
 #
 # The host kernel has no IPVS, so everything that needs the real ip_vs module runs in a
 # tiny VM: Debian's kernel, a busybox initramfs with ipvsadm, iproute2's ip and the IPVS,
@@ -10,6 +11,11 @@
 # and run by the guest's `sh -c` (like ssh); its output streams to stdout and its exit
 # status is this script's exit status. No marker from the guest (kernel panic, timeout,
 # crash) is a failure: exit 1, or 124 when the host-side timeout fired.
+#
+# The guest has no network link, except with --forward: then it gets one virtio NIC on
+# qemu's user network (eth0, 10.0.2.15/24) with `restrict=on`, so it can reach nothing
+# outside, and 127.0.0.1:HOST_PORT on the host is forwarded to GUEST_PORT in the guest
+# (the demo's web UI).
 #
 # Environment:
 #   LAB_DIR   cache directory (default: target/lab in the repository). Downloads and the
@@ -28,6 +34,7 @@ lab_dir=${LAB_DIR:-$repo/target/lab}
 guest_init=$repo/tests/lab/guest-init.sh
 timeout_s=300
 includes=()
+forwards=()
 guest_command=()
 
 # Debian packages besides the kernel. ipvsadm's libraries are listed explicitly: the guest
@@ -53,6 +60,8 @@ modules=(
     "optional fou"
     "optional gre"
     "optional ip_gre"
+    "optional virtio_pci"
+    "optional virtio_net"
 )
 ipvs_module_exclude='^ip_vs_(ftp|pe_.*)$'
 
@@ -78,6 +87,11 @@ parse_args() {
         --include)
             [ -n "${2:-}" ] || die "--include needs HOST_PATH[:GUEST_PATH]"
             includes+=("$2")
+            shift 2
+            ;;
+        --forward)
+            [[ ${2:-} =~ ^[0-9]+:[0-9]+$ ]] || die "--forward needs HOST_PORT:GUEST_PORT"
+            forwards+=("$2")
             shift 2
             ;;
         -h | --help) usage 0 ;;
@@ -376,6 +390,15 @@ build_initramfs() {
 # Boots the guest and streams its serial console to stdout. Sets guest_status to the
 # code from the "@@LAB-EXIT <code>" marker ("" when there was none) and qemu_status.
 boot() {
+    # No link at all, or only the forwarded ports on a restricted user network.
+    local network=(-nic none)
+    if ((${#forwards[@]})); then
+        local netdev="user,id=lab0,restrict=on" forward
+        for forward in "${forwards[@]}"; do
+            netdev+=",hostfwd=tcp:127.0.0.1:${forward%%:*}-:${forward##*:}"
+        done
+        network=(-netdev "$netdev" -device virtio-net-pci,netdev=lab0)
+    fi
     # The guest watchdog fires 30 s before the host's timeout, so a hung command is
     # reported by the guest with its output intact; short timeouts get half the time.
     local guest_timeout=$((timeout_s > 60 ? timeout_s - 30 : timeout_s / 2))
@@ -384,11 +407,11 @@ boot() {
         # TCG: the machine's /dev/kvm is KVM PVM, which runs only PVM-enabled guest
         # kernels; Debian's stock kernel hangs or aborts under it.
         -accel tcg -cpu max -m "${LAB_MEM:-1024}" -smp 1
-        -nic none -no-reboot -display none -monitor none -serial stdio
+        "${network[@]}" -no-reboot -display none -monitor none -serial stdio
         -kernel "$vmlinuz" -initrd "$initramfs"
         # panic=-1 + -no-reboot: if /init dies, qemu exits instead of hanging. Unknown
         # key=value parameters become environment variables of /init.
-        -append "console=ttyS0 panic=-1 quiet LAB_TIMEOUT=$guest_timeout"
+        -append "console=ttyS0 panic=-1 quiet LAB_TIMEOUT=$guest_timeout LAB_NET=${#forwards[@]}"
     )
     command -v qemu-system-x86_64 >/dev/null || die "no qemu-system-x86_64: run scripts/install-lab-deps.sh"
 

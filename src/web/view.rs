@@ -101,6 +101,7 @@ impl Control {
         let text = |pointer: &str| {
             failover
                 .and_then(|f| f.pointer(pointer))
+                .filter(|v| !v.is_null())
                 .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
                 .unwrap_or_default()
         };

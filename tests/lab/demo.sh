@@ -136,3 +136,27 @@ demo_main() {
     echo "== shoal status after the fetches"
     shoal status
 }
+
+# The web UI for the host (scripts/demo.sh forwards 127.0.0.1:3636 there): a password,
+# `shoal web` on the guest's user-network NIC, and a client fetching through the VIP twice
+# a second so the routing table and the charts move. Runs for $1 minutes (default 30).
+demo_web() {
+    minutes=${1:-30}
+    mkdir -p /etc/shoal
+    echo "${DEMO_PASSWORD:-shoal-demo}" | shoal passwd >/dev/null 2>&1 || return 1
+    shoal web >/tmp/shoal-web.log 2>&1 &
+    (
+        while :; do
+            ip netns exec client timeout 5 wget -q -O /dev/null http://192.0.2.10/ 2>/dev/null
+            sleep 0.5
+        done
+    ) &
+    for _ in $(seq 50); do
+        grep -q 'listening on' /tmp/shoal-web.log && break
+        sleep 0.2
+    done
+    cat /tmp/shoal-web.log
+    echo "== the web UI: http://127.0.0.1:3636/ on the host, user piranha, password ${DEMO_PASSWORD:-shoal-demo}"
+    echo "== the client fetches through the VIP twice a second; the demo ends in $minutes minutes (Ctrl-C ends it now)"
+    sleep $((minutes * 60))
+}

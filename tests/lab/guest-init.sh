@@ -94,6 +94,11 @@ if ! load_modules; then
     finish 125
 fi
 /sbin/ip link set lo up
+# scripts/lab.sh --forward: qemu's user network, for ports forwarded from the host only.
+if [ "${LAB_NET:-0}" != 0 ]; then
+    /sbin/ip link set eth0 up && /sbin/ip addr add 10.0.2.15/24 dev eth0 ||
+        say "no eth0 for the forwarded ports"
+fi
 write_prelude
 cd /
 say "running: $(cat /lab-command)"
