@@ -458,3 +458,48 @@ fn the_daemon_pushes_its_running_file_when_asked_on_the_control_socket() {
         "{again:?}"
     );
 }
+
+/// `GET /metrics` on the default `127.0.0.1:9636` inside a director's namespace.
+fn scrape(lan: &Namespaces, role: &str) -> String {
+    use std::io::{Read, Write};
+    lan.enter(role, || {
+        let mut stream =
+            std::net::TcpStream::connect("127.0.0.1:9636").expect("the metrics listener");
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .expect("request");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("response");
+        response
+    })
+}
+
+#[test]
+fn metrics_show_each_node_its_role_the_live_peer_and_the_heartbeats() {
+    let lan = lan();
+    let root = tempfile::tempdir().expect("tempdir");
+    let mut n1 = Director::new("n1", root.path(), true);
+    let mut n2 = Director::new("n2", root.path(), true);
+    elect(&lan, &mut n1, &mut n2);
+    for (role, state, director) in [("primary", "active", "n1"), ("backup", "inactive", "n2")] {
+        let text = scrape(&lan, director);
+        for series in [
+            format!("shoal_role{{role=\"{role}\"}} 1\n"),
+            format!("shoal_state{{state=\"{state}\"}} 1\n"),
+            "shoal_peer_alive 1\n".to_string(),
+            "shoal_peer_config_match 1\n".to_string(),
+            "shoal_heartbeat_rejected_total{channel=\"public\",reason=\"tag\"} 0\n".to_string(),
+        ] {
+            assert!(
+                text.contains(&series),
+                "{director}: no {series:?} in\n{text}"
+            );
+        }
+        let accepted = text
+            .lines()
+            .find_map(|l| l.strip_prefix("shoal_heartbeat_accepted_total{channel=\"public\"} "))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("{director}: no accepted heartbeats in\n{text}"));
+        assert!(accepted >= 3, "{director}: {accepted} heartbeats accepted");
+    }
+}

@@ -43,9 +43,29 @@ pub enum Request {
     },
     /// The last hour of every virtual service, for the web UI's charts.
     History,
+    /// The Prometheus text of `/metrics` (served by the daemon's metrics listener; also
+    /// here so a scrape can be taken where only the socket is reachable).
+    Metrics,
     /// Send the running lvs.cf to the peer director (the web UI's "Sync to backup";
     /// the daemon holds the pair's key, the UI does not).
     Push,
+}
+
+impl Request {
+    /// The command's name, for logs and the `control_requests` metric.
+    pub fn command(&self) -> &'static str {
+        match self {
+            Request::Status => "status",
+            Request::Reload => "reload",
+            Request::Start => "start",
+            Request::Stop => "stop",
+            Request::Restart => "restart",
+            Request::Override { .. } => "override",
+            Request::History => "history",
+            Request::Metrics => "metrics",
+            Request::Push => "push",
+        }
+    }
 }
 
 /// The daemon's answer.
@@ -67,6 +87,11 @@ pub enum Response {
     History {
         /// One entry per virtual service in the kernel.
         services: Vec<crate::daemon::history::ServiceHistory>,
+    },
+    /// For `metrics`.
+    Metrics {
+        /// OpenMetrics text.
+        text: String,
     },
     /// For `push`: what the peer answered.
     Pushed {

@@ -9,6 +9,7 @@ mod addresses;
 mod failover;
 pub mod history;
 mod kernel;
+pub mod metrics;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -132,6 +133,10 @@ struct Supervisor {
     in_sync: bool,
     /// The last hour of each service, for the web UI's charts.
     history: history::History,
+    /// The lasting counters of `/metrics`.
+    metrics: metrics::Metrics,
+    /// The state last counted in `metrics`' transitions.
+    counted_state: &'static str,
     kernel: Box<dyn Kernel>,
     /// What the running kernel offers (its scheduler modules), read once at start.
     features: KernelFeatures,
@@ -427,15 +432,22 @@ impl Supervisor {
             info!("{verb} {operation}");
         }
         match self.kernel.apply(operations) {
-            Ok(()) => Vec::new(),
-            Err(batch) => batch
-                .failures
-                .iter()
-                .map(|(_, e)| {
-                    error!("{e}");
-                    e.to_string()
-                })
-                .collect(),
+            Ok(()) => {
+                self.metrics.count_operations(operations, &[]);
+                Vec::new()
+            }
+            Err(batch) => {
+                let failed: Vec<usize> = batch.failures.iter().map(|(i, _)| *i).collect();
+                self.metrics.count_operations(operations, &failed);
+                batch
+                    .failures
+                    .iter()
+                    .map(|(_, e)| {
+                        error!("{e}");
+                        e.to_string()
+                    })
+                    .collect()
+            }
         }
     }
 
@@ -705,7 +717,13 @@ impl Supervisor {
     async fn start_service(&mut self) -> ServiceReport {
         self.stopped = false;
         let checked = !self.options.dry_run && !self.options.no_checks && !self.options.no_ipvs;
-        self.monitors = checked.then(|| Monitors::new(CheckProber, self.health_tx.clone()));
+        self.monitors = checked.then(|| {
+            Monitors::with_observer(
+                CheckProber,
+                self.health_tx.clone(),
+                self.metrics.latency_observer(),
+            )
+        });
         match self.kernel.table() {
             Ok(table) => self.monitor_all(&table),
             Err(e) => {
@@ -820,10 +838,44 @@ impl Supervisor {
             Request::History => Response::History {
                 services: self.history.snapshot(),
             },
+            Request::Metrics => Response::Metrics {
+                text: self.metrics_text(),
+            },
             // Served by `push` without holding up the supervisor.
             Request::Push => Response::Error {
                 message: "push is answered by the push task".into(),
             },
+        }
+    }
+
+    /// One scrape of `/metrics`.
+    fn metrics_text(&mut self) -> String {
+        let status = self.status();
+        let failover = self.heartbeat.as_ref().map(|h| h.snapshot());
+        let configured: HashMap<(String, String), i64> = self
+            .loaded
+            .config
+            .virtual_servers
+            .iter()
+            .flat_map(|vs| {
+                vs.servers
+                    .iter()
+                    .map(|rs| ((vs.name.clone(), rs.name.clone()), rs.weight))
+            })
+            .collect();
+        self.metrics.render(&metrics::Scrape {
+            status: &status,
+            failover: failover.as_ref(),
+            configured: &configured,
+        })
+    }
+
+    /// Counts a change of state (active, inactive, stopped) in the metrics.
+    fn count_state(&mut self) {
+        let now = self.state();
+        if now != self.counted_state {
+            self.metrics.count_transition(now);
+            self.counted_state = now;
         }
     }
 
@@ -884,7 +936,8 @@ async fn next_failover<T>(events: &mut Option<mpsc::UnboundedReceiver<T>>) -> Op
     }
 }
 
-type Event = (Request, oneshot::Sender<Response>);
+/// A control request and where its answer goes.
+pub type Event = (Request, oneshot::Sender<Response>);
 
 fn unix_seconds() -> u64 {
     std::time::SystemTime::now()
@@ -938,6 +991,20 @@ async fn answer(stream: UnixStream, events: mpsc::Sender<Event>) -> std::io::Res
     write.write_all(text.as_bytes()).await
 }
 
+/// Serves `/metrics` on `[metrics] listen`; a busy or forbidden address is reported and
+/// the daemon runs on without metrics (the load balancer matters more than its graphs).
+async fn metrics_listener(options: &Options, events: mpsc::Sender<Event>) {
+    let address = options.settings.metrics.listen;
+    match tokio::net::TcpListener::bind(address).await {
+        Ok(listener) => {
+            let shown = listener.local_addr().map_or(address, |a| a);
+            info!("metrics on http://{shown}/metrics");
+            tokio::spawn(metrics::serve(listener, events));
+        }
+        Err(e) => warn!("metrics: cannot listen on {address}: {e}; running without /metrics"),
+    }
+}
+
 fn bind_control(path: &std::path::Path) -> Result<UnixListener, DaemonError> {
     let fail =
         |e: std::io::Error| DaemonError::Runtime(format!("control socket {}: {e}", path.display()));
@@ -985,6 +1052,8 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
         links: HashMap::new(),
         in_sync: false,
         history: history::History::default(),
+        metrics: metrics::Metrics::default(),
+        counted_state: "stopped",
         features,
         addresses: addresses::Addresses::new(options.dry_run).map_err(DaemonError::Runtime)?,
         loaded,
@@ -1016,6 +1085,7 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
     supervisor.start_service().await;
 
     let (events_tx, mut events) = mpsc::channel::<Event>(16);
+    metrics_listener(&options, events_tx.clone()).await;
     if let Some(path) = &options.control {
         let listener = bind_control(path)?;
         info!("control socket {}", path.display());
@@ -1032,10 +1102,13 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
             _ = hangup.recv() => { supervisor.reload().await; }
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
-            Some((request, reply)) = events.recv() => match request {
-                Request::Push => supervisor.push(reply),
-                request => { let _ = reply.send(supervisor.handle(request).await); }
-            },
+            Some((request, reply)) = events.recv() => {
+                supervisor.metrics.count_request(request.command());
+                match request {
+                    Request::Push => supervisor.push(reply),
+                    request => { let _ = reply.send(supervisor.handle(request).await); }
+                }
+            }
             _ = samples.tick() => supervisor.sample(),
             Some(event) = next_failover(&mut failover_events) => supervisor.on_failover(event).await,
             Some(change) = next_failover(&mut link_changes) => supervisor.on_link(change),
@@ -1054,6 +1127,7 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
                 supervisor.on_health(batch);
             }
         }
+        supervisor.count_state();
     }
     info!(
         "stopping: removing the services of {}",

@@ -435,11 +435,17 @@ struct Registry {
     next_group: GroupId,
 }
 
+/// Called with every genuine probe result's latency, once per pair that shares the
+/// check: the daemon's probe-latency histogram (metrics see every probe, the supervisor
+/// only changes).
+pub type LatencyObserver = Arc<dyn Fn(&ServiceId, &ServerId, Duration) + Send + Sync>;
+
 /// What the tasks and the handle share.
 struct Shared<P> {
     prober: P,
     events: UnboundedSender<HealthEvent>,
     registry: Mutex<Registry>,
+    observer: Option<LatencyObserver>,
 }
 
 impl<P> Shared<P> {
@@ -460,11 +466,29 @@ impl<P: Prober> Monitors<P> {
     /// Monitors that send their events to `events` (the supervisor's channel; unbounded so
     /// a probe task never waits on the supervisor, and events come only on changes).
     pub fn new(prober: P, events: UnboundedSender<HealthEvent>) -> Self {
+        Self::build(prober, events, None)
+    }
+
+    /// Monitors that also report every probe's latency to `observer`.
+    pub fn with_observer(
+        prober: P,
+        events: UnboundedSender<HealthEvent>,
+        observer: LatencyObserver,
+    ) -> Self {
+        Self::build(prober, events, Some(observer))
+    }
+
+    fn build(
+        prober: P,
+        events: UnboundedSender<HealthEvent>,
+        observer: Option<LatencyObserver>,
+    ) -> Self {
         Monitors {
             shared: Arc::new(Shared {
                 prober,
                 events,
                 registry: Mutex::new(Registry::default()),
+                observer,
             }),
             jitter: true,
         }
@@ -814,6 +838,7 @@ impl Registry {
         genuine: bool,
         now: Instant,
         events: &UnboundedSender<HealthEvent>,
+        observer: Option<&LatencyObserver>,
     ) -> bool {
         let Registry {
             pairs,
@@ -832,6 +857,9 @@ impl Registry {
             let Some(entry) = pairs.get_mut(key) else {
                 continue;
             };
+            if let (Some(observe), true) = (observer, genuine) {
+                observe(&key.0, &key.1, result.latency);
+            }
             // A first verdict can decide the sorry server even without a change.
             let was_pending = entry.state.is_pending();
             let change = entry.state.on_result(result, now);
@@ -998,10 +1026,14 @@ async fn run_group<P: Prober>(
             let started = Instant::now();
             let (result, genuine) = guarded_probe(&shared.prober, &key).await;
             let now = Instant::now();
-            if !shared
-                .lock()
-                .apply_result(id, &result, genuine, now, &shared.events)
-            {
+            if !shared.lock().apply_result(
+                id,
+                &result,
+                genuine,
+                now,
+                &shared.events,
+                shared.observer.as_ref(),
+            ) {
                 return;
             }
             // Fixed rate from the probe's start; a slow probe is followed at once.
