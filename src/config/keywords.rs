@@ -50,6 +50,40 @@ pub struct Keyword<B: 'static> {
     pub set: fn(&mut B, &[Token], &mut ParseContext) -> Result<(), ValueError>,
     /// The value tokens to write; `None` when the value is unset.
     pub get: fn(&B) -> Option<Vec<String>>,
+    /// Takes the keyword out of the block: back to its default (the value an empty
+    /// block has), or unset for a keyword without one.
+    pub clear: fn(&mut B),
+}
+
+/// A block as an empty `virtual NAME { }` (or the empty global section) parses: where
+/// [`Keyword::clear`] takes a keyword's default from.
+pub trait Blank {
+    /// The empty block.
+    fn blank() -> Self;
+}
+
+impl Blank for GlobalSettings {
+    fn blank() -> Self {
+        GlobalSettings::default()
+    }
+}
+
+impl Blank for VirtualServer {
+    fn blank() -> Self {
+        VirtualServer::new("")
+    }
+}
+
+impl Blank for RealServer {
+    fn blank() -> Self {
+        RealServer::new("")
+    }
+}
+
+/// The empty block of the same kind as `block` (a helper for type inference in the
+/// keyword macros).
+fn blank_like<B: Blank>(_: &B) -> B {
+    B::blank()
 }
 
 macro_rules! field {
@@ -65,6 +99,7 @@ macro_rules! field {
                 Ok(())
             },
             get: |block| Some(($write)(&block.$field)).filter(|t: &Vec<String>| !t.is_empty()),
+            clear: |block| block.$field = blank_like(&*block).$field,
         }
     };
 }
@@ -82,6 +117,7 @@ macro_rules! optional {
                 Ok(())
             },
             get: |block| block.$field.as_ref().map(|value| ($write)(value)),
+            clear: |block| block.$field = None,
         }
     };
 }
@@ -1039,6 +1075,37 @@ mod tests {
         assert_eq!(suggest("persistance", names(VIRTUAL)), Some("persistent"));
         assert_eq!(suggest("adress", names(VIRTUAL)), Some("address"));
         assert_eq!(suggest("global_defs", names(GLOBAL)), None);
+    }
+
+    #[test]
+    fn clearing_a_keyword_gives_the_empty_block_its_value() {
+        fn cleared<B: Blank + Clone>(table: &'static [Keyword<B>], set: &B) {
+            let blank = B::blank();
+            for keyword in table {
+                let mut block = set.clone();
+                (keyword.clear)(&mut block);
+                assert_eq!(
+                    (keyword.get)(&block),
+                    (keyword.get)(&blank),
+                    "{}",
+                    keyword.name
+                );
+            }
+        }
+        let global = GlobalSettings {
+            primary: Some("192.0.2.1".parse().expect("ip")),
+            keepalive: std::time::Duration::from_secs(9),
+            ..GlobalSettings::default()
+        };
+        cleared(GLOBAL, &global);
+        let mut virtual_server = VirtualServer::new("web");
+        virtual_server.port = 21;
+        virtual_server.send = Some("quit".into());
+        cleared(VIRTUAL, &virtual_server);
+        let mut real = RealServer::new("a");
+        real.weight = 5;
+        real.port = Some(8080);
+        cleared(SERVER, &real);
     }
 
     #[test]

@@ -41,6 +41,9 @@ macro_rules! keyword_enum {
         }
 
         impl KeywordValue for $name {
+            fn all() -> &'static [Self] {
+                Self::ALL
+            }
             fn from_keyword(text: &str) -> Option<Self> {
                 $name::from_keyword(text)
             }
@@ -62,7 +65,9 @@ macro_rules! keyword_enum {
 
 /// A value spelled as one of a closed set of words, so one parser and one writer serve
 /// every such keyword.
-pub trait KeywordValue: Sized + Copy {
+pub trait KeywordValue: Sized + Copy + 'static {
+    /// Every value, in the order the documentation lists them.
+    fn all() -> &'static [Self];
     /// Reads the lvs.cf spelling.
     fn from_keyword(text: &str) -> Option<Self>;
     /// The accepted spellings, for error messages.

@@ -658,15 +658,12 @@ fn apply<B>(
         ));
         values = &values[..kept];
     }
-    if let Some(message) = arity_problem(keyword.arity, values.len()) {
+    if let Some(message) = arity_mismatch(name, keyword.arity, values.len()) {
         let column = match values.get(expected_count(keyword.arity)) {
             Some(extra) if values.len() > expected_count(keyword.arity) => extra.column,
             _ => end_column(c.text),
         };
-        c.out.push(at(
-            column,
-            format!("{message}: '{name}' {}", describe_arity(keyword.arity)),
-        ));
+        c.out.push(at(column, message));
         return None;
     }
     c.cx.warnings.clear();
@@ -737,6 +734,13 @@ fn expected_count(arity: Arity) -> usize {
         Arity::OneOrMore => 1,
         Arity::BracketList => 2,
     }
+}
+
+/// Why `found` value tokens are not what `name` takes, in the words `shoal check` uses;
+/// `None` when the count is right (the web UI checks a field's value the same way).
+pub fn arity_mismatch(name: &str, arity: Arity, found: usize) -> Option<String> {
+    arity_problem(arity, found)
+        .map(|message| format!("{message}: '{name}' {}", describe_arity(arity)))
 }
 
 fn arity_problem(arity: Arity, found: usize) -> Option<&'static str> {

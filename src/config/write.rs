@@ -511,6 +511,19 @@ fn place(pairs: &[Option<usize>], slots: usize) -> Placement {
     placement
 }
 
+/// The bytes [`save`] would write for `new` over `loaded`: `serial_no` one above the
+/// loaded one (or above `new`'s, if higher), everything else as [`update`] writes it.
+/// For showing a change before (or instead of) writing it.
+pub fn prepare(
+    loaded: &Loaded,
+    new: &Config,
+    resolver: &dyn Resolver,
+) -> Result<Vec<u8>, WriteError> {
+    let mut next = new.clone();
+    next.global.serial_no = loaded.config.global.serial_no.max(new.global.serial_no) + 1;
+    update(&loaded.document, &loaded.config, &next, resolver)
+}
+
 /// Saves `new` over the file `loaded` came from: refuses when the file changed since,
 /// refuses an invalid configuration, increments `serial_no`, replaces the file
 /// atomically and keeps the previous version as `lvs.cf.bak`.
@@ -535,9 +548,7 @@ pub fn save(
             current,
         });
     }
-    let mut next = new.clone();
-    next.global.serial_no = loaded_serial.max(new.global.serial_no) + 1;
-    let bytes = update(&loaded.document, &loaded.config, &next, resolver)?;
+    let bytes = prepare(loaded, new, resolver)?;
     let checked = check(&bytes, resolver, kernel);
     if checked.has_errors() {
         return Err(SaveError::Invalid(checked.diagnostics));

@@ -12,6 +12,7 @@
 //! access control did not cover).
 
 pub mod daemon;
+pub mod form;
 pub mod listen;
 pub mod pages;
 pub mod password;
@@ -28,6 +29,8 @@ use axum::routing::{get, post};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, MemoryStore, SessionManagerLayer};
 
+use crate::config::KernelFeatures;
+use crate::config::resolve::SystemResolver;
 use crate::config::settings::Web as WebSettings;
 use password::PasswordFile;
 use security::LoginLimiter;
@@ -46,6 +49,12 @@ pub struct WebState {
     pub tls: bool,
     /// A session ends this long after its login, however busy.
     pub session_max: Duration,
+    /// The versions of lvs.cf that forms were recently made from, to show a conflict.
+    pub versions: form::Versions,
+    /// Host and service names in lvs.cf, as `shoal check` resolves them.
+    pub resolver: SystemResolver,
+    /// The kernel's schedulers, as `shoal check` knows them.
+    pub kernel: KernelFeatures,
 }
 
 /// Shared state as handlers receive it.
@@ -148,6 +157,9 @@ pub async fn bind(
         limiter: LoginLimiter::new(LOGIN_LIMIT, LOGIN_WINDOW),
         tls: tls.is_some(),
         session_max: Duration::from_secs(settings.session_max),
+        versions: form::Versions::default(),
+        resolver: SystemResolver::new(),
+        kernel: KernelFeatures::detect(),
     });
     let app = router(state, settings);
     let listener = tokio::net::TcpListener::bind(settings.listen)
