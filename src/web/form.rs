@@ -162,6 +162,11 @@ impl Submitted {
             .map(|(_, value)| value.as_str())
     }
 
+    /// Takes a field out, as if the form had not had it (left alone).
+    pub fn remove(&mut self, name: &str) {
+        self.fields.retain(|(key, _)| key != name);
+    }
+
     /// Sets a field as if the browser had sent it (a BLANK button empties one).
     pub fn set(&mut self, name: &str, value: impl Into<String>) {
         self.fields.retain(|(key, _)| key != name);
@@ -535,8 +540,9 @@ fn place_of(scope: Option<Scope>, config: &Config, keyword: Option<&str>) -> Str
 /// Puts the errors of a new file beside the fields of the form that edits `scope`:
 /// a finding on a line of that block, about a keyword the form has (`field_of`), goes
 /// beside that field; a finding about the block's name (its header line) beside
-/// `name`; anything else at the top, saying where it is. `spans` and `config` are the
-/// new file's.
+/// `name`; a finding that another block of the same list got but that names the edited
+/// one (a name used twice) as if it were the edited one's; anything else at the top,
+/// saying where it is. `spans` and `config` are the new file's.
 pub fn place_errors(
     diagnostics: &[Diagnostic],
     spans: &Spans,
@@ -545,10 +551,27 @@ pub fn place_errors(
     field_of: &dyn Fn(&str) -> Option<&'static str>,
     errors: &mut FormErrors,
 ) {
+    let edited = match scope {
+        Scope::Virtual(n) => config.virtual_servers.get(n).map(|v| v.name.as_str()),
+        Scope::Real(n, m) => config
+            .virtual_servers
+            .get(n)
+            .and_then(|v| v.servers.get(m))
+            .map(|r| r.name.as_str()),
+        Scope::Global | Scope::File => None,
+    };
     for diagnostic in diagnostics.iter().filter(|d| d.is_error()) {
         let owner = owner_of(spans, diagnostic.line);
         let keyword = diagnostic.keyword.as_deref();
-        if owner == Some(scope) {
+        // A finding between two blocks (a name used twice, a shared firewall mark) is
+        // placed on the later block; it concerns the edited one too when it names it.
+        let between = match (owner, scope) {
+            (Some(Scope::Virtual(_)), Scope::Virtual(_)) => true,
+            (Some(Scope::Real(n, _)), Scope::Real(m, _)) => n == m,
+            _ => false,
+        } && edited
+            .is_some_and(|name| diagnostic.message.contains(&format!("'{name}'")));
+        if owner == Some(scope) || between {
             let field = match keyword {
                 Some("virtual" | "server") => field_of("name"),
                 Some(keyword) => field_of(keyword),
@@ -954,6 +977,42 @@ mod tests {
         assert!(errors.take("weight").is_none());
         assert!(!errors.into_top().is_empty());
         let _ = RealServer::new("unused");
+    }
+
+    #[test]
+    fn findings_between_blocks_go_to_the_edited_one_they_name() {
+        let text =
+            "virtual web {\n  port = 80\n}\nvirtual ftp {\n  port = 21\n}\nvirtual web {\n}\n";
+        let loaded = crate::config::check(
+            text.as_bytes(),
+            &StaticResolver::default(),
+            &crate::config::KernelFeatures::unknown(),
+        );
+        let specs = [Spec::text(VIRTUAL, "port", "Port")];
+        let field_of = |k: &str| {
+            if k == "name" {
+                Some("name")
+            } else {
+                id_of(&specs, k)
+            }
+        };
+        let place = |scope| {
+            let mut errors = FormErrors::default();
+            place_errors(
+                &loaded.diagnostics,
+                &loaded.spans,
+                &loaded.config,
+                scope,
+                &field_of,
+                &mut errors,
+            );
+            errors
+        };
+        let mut first = place(Scope::Virtual(0));
+        assert!(first.take("name").is_some_and(|m| m.contains("used twice")));
+        let mut other = place(Scope::Virtual(1));
+        assert!(other.take("name").is_none(), "ftp is not named");
+        assert_eq!(other.into_top().len(), 1);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! password pages.
 
 pub mod control;
+pub mod edit;
 pub mod login;
 pub mod password;
 
