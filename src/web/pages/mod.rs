@@ -4,8 +4,10 @@
 
 pub mod control;
 pub mod edit;
+pub mod global;
 pub mod login;
 pub mod password;
+pub mod redundancy;
 
 use axum::Router;
 use axum::http::header;
@@ -23,6 +25,12 @@ pub fn routes() -> Router<State> {
         .route("/control", get(control::page))
         .route("/control/{action}", post(control::act))
         .route("/password", get(password::form).post(password::submit))
+        .route("/global", get(global::page).post(global::accept))
+        .route(
+            "/redundancy",
+            get(redundancy::page).post(redundancy::accept),
+        )
+        .route("/redundancy/{action}", post(redundancy::switch))
 }
 
 /// The stylesheet, compiled in so the UI is one binary.
