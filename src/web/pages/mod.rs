@@ -7,7 +7,10 @@ pub mod edit;
 pub mod global;
 pub mod login;
 pub mod password;
+pub mod real;
 pub mod redundancy;
+pub mod scripts;
+pub mod virtuals;
 
 use axum::Router;
 use axum::http::header;
@@ -31,6 +34,26 @@ pub fn routes() -> Router<State> {
             get(redundancy::page).post(redundancy::accept),
         )
         .route("/redundancy/{action}", post(redundancy::switch))
+        .route(
+            "/virtual",
+            get(virtuals::list_page).post(virtuals::list_action),
+        )
+        .route(
+            "/virtual/{index}/{name}",
+            get(virtuals::edit_page).post(virtuals::edit_accept),
+        )
+        .route(
+            "/virtual/{index}/{name}/real",
+            get(real::list_page).post(real::list_action),
+        )
+        .route(
+            "/virtual/{index}/{name}/real/{server}/{server_name}",
+            get(real::edit_page).post(real::edit_accept),
+        )
+        .route(
+            "/virtual/{index}/{name}/scripts",
+            get(scripts::page).post(scripts::accept),
+        )
 }
 
 /// The stylesheet, compiled in so the UI is one binary.
