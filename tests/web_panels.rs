@@ -863,8 +863,21 @@ async fn virtual_servers_are_added_activated_deactivated_and_deleted() {
     let page = lab.page("/virtual/2/virtual1").await;
     assert_message(&page, "Virtual server 'virtual1' added (inactive)");
     assert_changed(&lab, &before, (3, 4), &["+", "+virtual virtual1 {", "+}"]);
-    // DELETE it again.
+    // Activating it without a VIP is refused, saying why, above the list.
     let before = lab.file();
+    let list = lab.page("/virtual").await;
+    let mut form = Form::parse(&list, Some("virtual-form"));
+    form.choose("vs", "2:virtual1");
+    let (status, _, body) = lab.submit(&form, Some(("action", "toggle"))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        unescape(&body).contains(
+            "virtual server 'virtual1', address: active virtual server 'virtual1' has no address"
+        ),
+        "{body}"
+    );
+    assert_eq!(lab.file(), before);
+    // DELETE it again.
     let list = lab.page("/virtual").await;
     let mut form = Form::parse(&list, Some("virtual-form"));
     form.choose("vs", "2:virtual1");
