@@ -713,7 +713,7 @@ fn shoal(lvs_cf: &Path, seconds: u64) -> Result<(), String> {
                 drained.fetch_add(1, Ordering::Relaxed);
             }
         });
-        let monitors = Monitors::new(CheckProber, events);
+        let monitors = Monitors::new(CheckProber::half_open(), events);
         monitors.update(set);
         let heap_created = live_heap();
         let allocations_created = ALLOCATIONS.load(Ordering::Relaxed);

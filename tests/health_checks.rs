@@ -705,6 +705,44 @@ async fn nanny_prints_one_line_per_probe_and_exits_by_the_last_verdict() {
 }
 
 #[tokio::test]
+async fn nanny_does_connect_only_checks_as_the_daemon_does() {
+    let (address, _) = tcp_server(Behaviour::Silent).await;
+    let port = address.port().to_string();
+    let flags = [
+        "--address",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--timeout",
+        "0.3",
+    ];
+    let run = |mode: &'static str| {
+        let mut all = flags.to_vec();
+        all.extend(["--count", "1", "--tcp-connect", mode]);
+        async move { nanny(&all).await }
+    };
+    let full = run("full").await;
+    assert!(full.status.success(), "{full:?}");
+    assert!(
+        String::from_utf8_lossy(&full.stdout).ends_with(": connected\n"),
+        "{full:?}"
+    );
+    // Half-open where raw sockets can be opened (root), else the same full connect.
+    let half_open = run("half-open").await;
+    let stdout = String::from_utf8_lossy(&half_open.stdout);
+    assert!(half_open.status.success(), "{half_open:?}");
+    // SAFETY: geteuid has no preconditions.
+    let expected = if unsafe { libc::geteuid() } == 0 {
+        ": listening (SYN-ACK)\n"
+    } else {
+        ": connected\n"
+    };
+    assert!(stdout.ends_with(expected), "{half_open:?}");
+    let wrong = run("syn").await;
+    assert_eq!(wrong.status.code(), Some(2), "{wrong:?}");
+}
+
+#[tokio::test]
 async fn nanny_runs_protocol_checks_too() {
     let address = udp_server(dns_answer).await;
     let port = address.port().to_string();

@@ -15,7 +15,9 @@ use crate::config::lexer::unescape;
 use crate::config::model::{
     DnsRcode, DnsType, KeywordValue, MonitorKind, Protocol, RealServer, StatusRange, VirtualServer,
 };
-use crate::health::check::{Check, Seconds, probe};
+use crate::config::settings::TcpConnect;
+use crate::health::check::{Check, Seconds, probe_with};
+use crate::health::halfopen::HalfOpen;
 use crate::health::{ProbeResult, Target};
 
 /// Arguments of `shoal nanny`; the names are lvs.cf's keywords.
@@ -85,6 +87,11 @@ pub struct NannyArgs {
     /// Stop after this many probes; the exit code is then 0 if the last one passed.
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,
+    /// How a connect-only TCP check connects: `half-open` (a SYN on a raw socket, the
+    /// daemon's default; a full connect without CAP_NET_RAW) or `full` (shoal.toml's
+    /// `[health] tcp_connect`).
+    #[arg(long, value_name = "MODE", default_value = "half-open", value_parser = tcp_connect)]
+    pub tcp_connect: TcpConnect,
 }
 
 impl NannyArgs {
@@ -149,7 +156,14 @@ pub fn run(args: &NannyArgs) -> ExitCode {
         Seconds(args.timeout),
         serde_json::to_string(&check).unwrap_or_else(|_| check.kind().to_string())
     );
-    let passed = runtime.block_on(probe_loop(&check, target, args.timeout, args.count));
+    let half_open = (args.tcp_connect == TcpConnect::HalfOpen).then(HalfOpen::new);
+    let probes = Probes {
+        check: &check,
+        target,
+        every: args.timeout,
+        half_open: half_open.as_ref(),
+    };
+    let passed = runtime.block_on(probes.run(args.count));
     if passed {
         ExitCode::SUCCESS
     } else {
@@ -157,20 +171,30 @@ pub fn run(args: &NannyArgs) -> ExitCode {
     }
 }
 
-/// Runs the probes; the verdict of the last one.
-async fn probe_loop(check: &Check, target: Target, every: Duration, count: Option<u64>) -> bool {
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut done = 0u64;
-    let mut passed = false;
-    while count.is_none_or(|count| done < count) {
-        ticks.tick().await;
-        let result = probe(check, target, every).await;
-        println!("{}", line(check, target, &result));
-        passed = result.passed;
-        done += 1;
+/// What `shoal nanny` probes, how often, and how connect-only TCP checks connect.
+struct Probes<'a> {
+    check: &'a Check,
+    target: Target,
+    every: Duration,
+    half_open: Option<&'a HalfOpen>,
+}
+
+impl Probes<'_> {
+    /// Runs the probes; the verdict of the last one.
+    async fn run(&self, count: Option<u64>) -> bool {
+        let mut ticks = tokio::time::interval(self.every);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut done = 0u64;
+        let mut passed = false;
+        while count.is_none_or(|count| done < count) {
+            ticks.tick().await;
+            let result = probe_with(self.check, self.target, self.every, self.half_open).await;
+            println!("{}", line(self.check, self.target, &result));
+            passed = result.passed;
+            done += 1;
+        }
+        passed
     }
-    passed
 }
 
 /// One probe's line: verdict, target, check type, latency, detail.
@@ -189,6 +213,14 @@ fn show_target(check: &Check, target: Target) -> String {
     match check {
         Check::Ping => target.address.to_string(),
         _ => target.socket().to_string(),
+    }
+}
+
+fn tcp_connect(text: &str) -> Result<TcpConnect, String> {
+    match text {
+        "half-open" => Ok(TcpConnect::HalfOpen),
+        "full" => Ok(TcpConnect::Full),
+        _ => Err("expected half-open or full".to_string()),
     }
 }
 

@@ -1,5 +1,6 @@
 //! `shoal.toml`: what lvs.cf has no words for (the heartbeat protocol and its key, the web
-//! UI's address and allowed networks, the metrics address, the log format). lvs.cf stays
+//! UI's address and allowed networks, the metrics address, the log format, how
+//! connect-only TCP checks connect). lvs.cf stays
 //! the one file that describes the load balancer; every key here has a default, so the
 //! file is optional.
 
@@ -56,6 +57,27 @@ impl Default for Metrics {
             listen: SocketAddr::from(([127, 0, 0, 1], 9636)),
         }
     }
+}
+
+/// How a connect-only TCP check (neither `send` nor `expect`) connects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TcpConnect {
+    /// A SYN on a raw socket: a SYN-ACK passes, a RST fails; the local kernel resets the
+    /// half-open connection, so the application never sees it. Full connects where no
+    /// raw socket can be opened (no CAP_NET_RAW).
+    #[default]
+    HalfOpen,
+    /// Piranha's full connect and close.
+    Full,
+}
+
+/// `[health]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Health {
+    /// `tcp_connect = "half-open" | "full"`.
+    pub tcp_connect: TcpConnect,
 }
 
 /// How log lines are written.
@@ -124,6 +146,8 @@ pub struct Settings {
     pub log: Log,
     /// `[web]`.
     pub web: Web,
+    /// `[health]`.
+    pub health: Health,
 }
 
 /// Why `shoal.toml` cannot be used, naming the file and the place.
@@ -188,7 +212,7 @@ mod tests {
     #[test]
     fn every_section_is_read() {
         let s = Settings::parse(
-            "[heartbeat]\nprotocol = \"pulse\"\nkey_file = \"/k\"\n[metrics]\nlisten = \"0.0.0.0:9100\"\n[log]\nformat = \"json\"\n",
+            "[heartbeat]\nprotocol = \"pulse\"\nkey_file = \"/k\"\n[metrics]\nlisten = \"0.0.0.0:9100\"\n[log]\nformat = \"json\"\n[health]\ntcp_connect = \"full\"\n",
             "shoal.toml",
         )
         .unwrap();
@@ -196,6 +220,18 @@ mod tests {
         assert_eq!(s.heartbeat.key_file, PathBuf::from("/k"));
         assert_eq!(s.metrics.listen.port(), 9100);
         assert_eq!(s.log.format, LogFormat::Json);
+        assert_eq!(s.health.tcp_connect, TcpConnect::Full);
+    }
+
+    #[test]
+    fn connect_only_checks_are_half_open_unless_told() {
+        assert_eq!(Settings::default().health.tcp_connect, TcpConnect::HalfOpen);
+        let s = Settings::parse("[health]\ntcp_connect = \"half-open\"\n", "shoal.toml").unwrap();
+        assert_eq!(s.health.tcp_connect, TcpConnect::HalfOpen);
+        let e = Settings::parse("[health]\ntcp_connect = \"syn\"\n", "shoal.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("half-open") && e.contains("full"), "{e}");
     }
 
     #[test]

@@ -717,9 +717,10 @@ impl Supervisor {
     async fn start_service(&mut self) -> ServiceReport {
         self.stopped = false;
         let checked = !self.options.dry_run && !self.options.no_checks && !self.options.no_ipvs;
+        let tcp_connect = self.options.settings.health.tcp_connect;
         self.monitors = checked.then(|| {
             Monitors::with_observer(
-                CheckProber,
+                CheckProber::new(tcp_connect),
                 self.health_tx.clone(),
                 self.metrics.latency_observer(),
             )

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use super::dns::DnsCheck;
 use super::expect::Expect;
+use super::halfopen::HalfOpen;
 use super::http::HttpCheck;
 use super::program::ProgramCheck;
 use super::{ProbeResult, Target, dns, http, ping, program, smtp, tcp, udp};
@@ -57,6 +58,13 @@ pub struct Exchange {
     /// What the reply must look like; `None` for a connect-only check.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expect: Option<Expect>,
+}
+
+impl Exchange {
+    /// Neither `send` nor `expect`: the check passes when the connect completes.
+    pub fn is_connect_only(&self) -> bool {
+        self.send.is_none() && self.expect.is_none()
+    }
 }
 
 impl Check {
@@ -221,14 +229,28 @@ pub type Outcome = Result<String, ProbeError>;
 /// The whole probe (connect, exchange, a program's run) is bounded by `timeout`; the
 /// latency is measured from the start to the verdict, whatever it is.
 pub async fn probe(check: &Check, target: Target, timeout: Duration) -> ProbeResult {
+    probe_with(check, target, timeout, None).await
+}
+
+/// [`probe`], with connect-only TCP checks done half-open by `half_open` when it is
+/// given and has a raw socket for the target's family (else by a full connect).
+pub async fn probe_with(
+    check: &Check,
+    target: Target,
+    timeout: Duration,
+    half_open: Option<&HalfOpen>,
+) -> ProbeResult {
     let start = Instant::now();
     let progress = Progress::default();
     let outcome = match refuse_target(check, target) {
         Some(error) => Err(error),
-        None => match tokio::time::timeout(timeout, run(check, target, timeout, &progress)).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(ProbeError::Mismatch(timed_out(timeout, &progress.last()))),
-        },
+        None => {
+            let running = run(check, target, timeout, half_open, &progress);
+            match tokio::time::timeout(timeout, running).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(ProbeError::Mismatch(timed_out(timeout, &progress.last()))),
+            }
+        }
     };
     let latency = start.elapsed();
     match outcome {
@@ -268,7 +290,17 @@ fn timed_out(timeout: Duration, last: &str) -> String {
     }
 }
 
-async fn run(check: &Check, target: Target, timeout: Duration, progress: &Progress) -> Outcome {
+async fn run(
+    check: &Check,
+    target: Target,
+    timeout: Duration,
+    half_open: Option<&HalfOpen>,
+    progress: &Progress,
+) -> Outcome {
+    let half_open = half_open.filter(|_| matches!(check, Check::Tcp(e) if e.is_connect_only()));
+    if let Some(prober) = half_open.and_then(|h| h.family(target.address)) {
+        return prober.probe(target, timeout, progress).await;
+    }
     match check {
         Check::Tcp(exchange) => tcp::probe(exchange, target, tcp::Transport::Tcp, progress).await,
         Check::Sctp(exchange) => tcp::probe(exchange, target, tcp::Transport::Sctp, progress).await,

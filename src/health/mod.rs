@@ -2,7 +2,8 @@
 //!
 //! `check` turns a virtual server's lvs.cf keywords into one [`check::Check`] and runs a
 //! single probe of it, dispatching to one file per check type (`tcp`, `udp`, `http`, `dns`,
-//! `smtp`, `ping`, `program`) beside the `expect` matcher. `state` is Piranha's state
+//! `smtp`, `ping`, `program`) beside the `expect` matcher; `halfopen` does connect-only
+//! TCP checks with a SYN on a raw socket instead of a full connect. `state` is Piranha's state
 //! machine (first failure removes, `reentry` re-adds, slow start, quiesce, sorry server,
 //! load-based weights) as pure logic; `monitor` runs the probes as tokio tasks, one per
 //! distinct (check, target) however many virtual servers share it, and reports to the
@@ -11,6 +12,7 @@
 pub mod check;
 pub mod dns;
 pub mod expect;
+pub mod halfopen;
 pub mod http;
 pub mod monitor;
 pub mod ping;

@@ -35,12 +35,14 @@ use tokio::time::{Instant, sleep_until, timeout};
 use tracing::{info, warn};
 
 use super::check::{self, Check};
+use super::halfopen::HalfOpen;
 use super::state::{
     Desired, Health, Override, PairConfig, PairState, PairStatus, SorryServer, is_stalled,
     parse_load_average,
 };
 use super::{ProbeResult, Target};
 use crate::config::model::{Config, LoadMonitor, RealServer, VirtualServer};
+use crate::config::settings::TcpConnect;
 
 /// Extra time a probe gets beyond its own timeout before the monitor gives up on it: the
 /// probe is meant to bound itself, so hitting this means the checker is broken.
@@ -168,8 +170,39 @@ pub trait Prober: Send + Sync + 'static {
 }
 
 /// The production prober: the real checks, and the load command run without a shell.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CheckProber;
+/// Connect-only TCP checks are half-open when it holds a [`HalfOpen`] (one per `Monitors`,
+/// its raw sockets shared by every check), full connects otherwise.
+#[derive(Debug, Clone)]
+pub struct CheckProber {
+    half_open: Option<Arc<HalfOpen>>,
+}
+
+impl CheckProber {
+    /// The prober `[health] tcp_connect` asks for.
+    pub fn new(tcp_connect: TcpConnect) -> Self {
+        match tcp_connect {
+            TcpConnect::HalfOpen => CheckProber::half_open(),
+            TcpConnect::Full => CheckProber::full(),
+        }
+    }
+
+    /// Connect-only TCP checks half-open (full connects where no raw socket opens).
+    pub fn half_open() -> Self {
+        CheckProber {
+            half_open: Some(Arc::new(HalfOpen::new())),
+        }
+    }
+
+    /// Every TCP check a full connect, as Piranha's nanny did.
+    pub fn full() -> Self {
+        CheckProber { half_open: None }
+    }
+
+    /// The half-open prober, if this prober uses one.
+    pub fn half_open_prober(&self) -> Option<&HalfOpen> {
+        self.half_open.as_deref()
+    }
+}
 
 impl Prober for CheckProber {
     fn probe(
@@ -181,7 +214,8 @@ impl Prober for CheckProber {
         // Boxed: `check::probe`'s future is sized for its largest check type (1,752 bytes)
         // and every probing task would carry it between probes too; the box exists only
         // while a probe runs (issue 5: heap per real server 3,152 -> 1,488 bytes).
-        Box::pin(check::probe(check, target, timeout))
+        let half_open = self.half_open.as_deref();
+        Box::pin(check::probe_with(check, target, timeout, half_open))
     }
 
     fn load(

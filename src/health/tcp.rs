@@ -33,7 +33,7 @@ pub async fn probe(
     let matcher = exchange.expect.as_ref().map(|e| e.matcher()).transpose()?;
     progress.note(format!("connecting to {}", target.socket()));
     let mut stream = connect(target, transport).await?;
-    if exchange.send.is_none() && matcher.is_none() {
+    if exchange.is_connect_only() {
         // Connect-only: the close when the stream drops sends the FIN the shutdown below
         // would (or a reset if the server sent something unread, as that close would
         // anyway), one system call fewer per check.
