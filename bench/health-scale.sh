@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # SERVERS real servers checked every second (TCP connect, timeout 1 s): shoal's health
 # monitors (examples/health_bench.rs: Monitors + the production CheckProber, built from a
-# generated lvs.cf) against keepalived's TCP_CHECK (Debian's package, delay_loop 1,
-# connect_timeout 1) on the same servers, in the same run, in alternating phases of SECONDS
-# each (keepalived first in odd rounds, shoal first in even ones). The servers are the
-# loopback addresses 127.1.0.1.. port 8080, all served by one listener process that accepts,
-# closes and counts per address: its counts are the checks of each phase, for both.
-# Prints every phase (checks, CPU user/sys, µs per check, memory) and the median ratio of
-# CPU per check, shoal / keepalived.
+# generated lvs.cf), once with half-open probes (shoal.toml's default tcp_connect) and once
+# with full connects, against keepalived's TCP_CHECK (Debian's package, delay_loop 1,
+# connect_timeout 1) on the same servers, in the same run, in phases of SECONDS each whose
+# order rotates every round. The servers are the loopback addresses 127.1.0.1.. port 8080,
+# all served by one listener process that counts per address the SYNs sent there (an
+# AF_PACKET socket on lo): one per check for every checker, half-open or not. It also
+# accepts, closes and counts connections (none for half-open probes). Prints every phase
+# (checks, CPU user/sys, µs per check, memory) and the median ratios of CPU per check,
+# shoal half-open / keepalived and shoal full / keepalived.
 #
 # Where it runs:
 # - default: natively on this machine (2 real cores), in a private network namespace
@@ -122,7 +124,7 @@ lab)
     install_keepalived
     # Each checker needs a few seconds under emulation to read its configuration and
     # reach every server once before its window opens.
-    timeout=$((120 + rounds * 2 * (seconds + 90)))
+    timeout=$((120 + rounds * 3 * (seconds + 90)))
     # lab.sh kills its qemu on any exit; everything else runs inside the guest.
     exec scripts/lab.sh --timeout "$timeout" \
         --include "$bench:/bin/health_bench" \

@@ -1,28 +1,35 @@
 //! Benchmark driver for `bench/health-scale.sh`: N real servers checked every second by
 //! shoal's health monitors (`Monitors` with the production `CheckProber`, built from a
-//! generated lvs.cf through `MonitorSet::from_config`), against keepalived's TCP_CHECK on
-//! the same servers in the same run, in alternating phases.
+//! generated lvs.cf through `MonitorSet::from_config`), half-open and with full connects,
+//! against keepalived's TCP_CHECK on the same servers in the same run, in rotating phases.
 //!
 //! The real servers are N loopback addresses (127.1.0.1, 127.1.0.2, ...) on port 8080,
-//! all served by one listener process that accepts and closes, and counts the accepted
-//! connections per address: those counts are the checks of each phase, the same
-//! yardstick for both checkers.
+//! all served by one listener process. It counts per address the SYNs sent there (an
+//! AF_PACKET socket on `lo`, filtered to SYNs to port 8080): one per check whether the
+//! checker completes the handshake (keepalived, shoal `full`) or not (shoal `half-open`),
+//! the same yardstick for all three. It also accepts, closes and counts the connections
+//! (none for half-open probes).
 //!
 //! Usage:
 //! - `health_bench compare N SECONDS ROUNDS [--shoal-only] [--keepalived-preload LIB]`:
 //!   writes lvs.cf and keepalived.conf for N servers, starts the listener, measures
-//!   keepalived's RSS with one server, and in each round runs a keepalived phase and a
-//!   shoal phase (keepalived first in odd rounds, shoal first in even ones). A phase waits
-//!   until every server has been checked once, then one more interval, then measures
-//!   SECONDS of steady state. Prints each phase, the ratios and the memory per server.
-//!   `LIB` goes into keepalived's `LD_PRELOAD` (the bench script's IPVS stand-in).
+//!   keepalived's RSS with one server, and in each round runs a keepalived phase, a shoal
+//!   half-open phase and a shoal full-connect phase, rotated so that over three rounds
+//!   each runs once first, second and last. A phase waits until every server has been
+//!   checked once, then one more interval, then measures SECONDS of steady state. Prints
+//!   each phase, the ratios and the memory per server. `LIB` goes into keepalived's
+//!   `LD_PRELOAD` (the bench script's IPVS stand-in).
 //! - `health_bench listen N PORT`: the listener (reads `reset`/`read` lines on stdin).
-//! - `health_bench shoal LVS_CF SECONDS`: one shoal phase, in its own process: prints
-//!   `ready` when the window opens and `stop` when it closes, then a `result` line.
+//! - `health_bench shoal LVS_CF SECONDS [half-open|full]`: one shoal phase, in its own
+//!   process: prints `ready` when the window opens and `stop` when it closes, then a
+//!   `result` line. Half-open fails if no SYN was sent (no raw socket).
 //! - `health_bench files N DIR`: writes the two files, to run a phase by hand.
 //!
 //! CPU: shoal's is `getrusage(RUSAGE_SELF)` user+sys over the window (the driver reads
 //! `/proc/PID/stat` too, the way it reads keepalived's parent and checker processes).
+//! On loopback the servers' kernel side of a check (the SYN's processing, the SYN-ACK,
+//! for a connect the accept queue and the close) runs in the checker's context and is
+//! charged to it, for every checker alike.
 //! Memory: the live heap counted by this example's global allocator, before the
 //! `MonitorSet` is built (the parsed lvs.cf already held) against after
 //! `Monitors::update` and during the window, per real server; RSS growth beside it.
@@ -40,6 +47,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use shoal::config::resolve::SystemResolver;
+use shoal::config::settings::TcpConnect;
 use shoal::config::{self, KernelFeatures};
 use shoal::health::monitor::{CheckProber, MonitorSet, Monitors};
 
@@ -185,9 +193,26 @@ fn keepalived_conf(n: u32) -> String {
 
 // --- the listener -------------------------------------------------------------------------
 
-/// Accepts on 0.0.0.0:PORT, closes at once, and counts per local address. On stdin,
-/// `reset` starts a new count and `read` prints the count since the last reset as
-/// `accepted=A min=M max=X unseen=U` (per real server: fewest, most, how many got none).
+/// Counts per real server (indexed from 127.1.0.1).
+type PerServer = Arc<Vec<AtomicU32>>;
+
+fn per_server(n: u32) -> PerServer {
+    Arc::new((0..n).map(|_| AtomicU32::new(0)).collect())
+}
+
+fn count(counts: &PerServer, address: Ipv4Addr) {
+    let index = u32::from(address).wrapping_sub(first_server());
+    if let Some(count) = counts.get(index as usize) {
+        count.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Serves on 0.0.0.0:PORT and counts, per local address, the connection attempts (SYNs
+/// seen on `lo`, the checks of both checkers whether they complete the handshake or not)
+/// and the accepted connections (closed at once). On stdin, `reset` starts a new count
+/// and `read` prints the counts since the last reset as `syns=S accepted=A min=M max=X
+/// unseen=U drops=D` (per real server, by SYNs: fewest, most, how many got none; SYNs
+/// the witness socket dropped).
 fn listen(n: u32, port: u16) -> Result<(), String> {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(Domain::IPV4, Type::STREAM, None).map_err(|e| e.to_string())?;
@@ -198,17 +223,18 @@ fn listen(n: u32, port: u16) -> Result<(), String> {
         .map_err(|e| format!("bind {address}: {e}"))?;
     socket.listen(65535).map_err(|e| e.to_string())?;
     let listener = std::net::TcpListener::from(socket);
-    let counts: Arc<Vec<AtomicU32>> = Arc::new((0..n).map(|_| AtomicU32::new(0)).collect());
-    let accept_counts = Arc::clone(&counts);
+    let syns = per_server(n);
+    let witness = SynWitness::open(port)?;
+    let seen = Arc::clone(&syns);
+    std::thread::spawn(move || witness.run(&seen));
+    let accepted = per_server(n);
+    let accept_counts = Arc::clone(&accepted);
     std::thread::spawn(move || {
         loop {
             match listener.accept() {
                 Ok((stream, _)) => {
                     if let Ok(SocketAddr::V4(local)) = stream.local_addr() {
-                        let index = u32::from(*local.ip()).wrapping_sub(first_server());
-                        if let Some(count) = accept_counts.get(index as usize) {
-                            count.fetch_add(1, Ordering::Relaxed);
-                        }
+                        count(&accept_counts, *local.ip());
                     }
                 }
                 // EMFILE and the like: back off rather than spin.
@@ -216,25 +242,37 @@ fn listen(n: u32, port: u16) -> Result<(), String> {
             }
         }
     });
-    let mut since: Vec<u32> = vec![0; n as usize];
+    let snapshot = |counts: &PerServer| -> Vec<u32> {
+        counts.iter().map(|c| c.load(Ordering::Relaxed)).collect()
+    };
+    let mut since = (snapshot(&syns), snapshot(&accepted));
+    let mut drops_since = 0;
     let stdout = std::io::stdout();
     for line in std::io::stdin().lock().lines() {
         let line = line.map_err(|e| e.to_string())?;
-        let now: Vec<u32> = counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+        let now = (snapshot(&syns), snapshot(&accepted));
+        let drops = DROPS.load(Ordering::Relaxed);
         match line.trim() {
             "reset" => {
                 since = now;
+                drops_since = drops;
                 writeln!(stdout.lock(), "ok").map_err(|e| e.to_string())?;
             }
             "read" => {
-                let deltas: Vec<u32> = now.iter().zip(&since).map(|(a, b)| a - b).collect();
-                let total: u64 = deltas.iter().map(|d| u64::from(*d)).sum();
-                let min = deltas.iter().min().copied().unwrap_or(0);
-                let max = deltas.iter().max().copied().unwrap_or(0);
-                let unseen = deltas.iter().filter(|d| **d == 0).count();
+                let deltas = |a: &[u32], b: &[u32]| -> Vec<u32> {
+                    a.iter().zip(b).map(|(a, b)| a - b).collect()
+                };
+                let seen = deltas(&now.0, &since.0);
+                let total = |d: &[u32]| -> u64 { d.iter().map(|d| u64::from(*d)).sum() };
+                let accepted = total(&deltas(&now.1, &since.1));
+                let min = seen.iter().min().copied().unwrap_or(0);
+                let max = seen.iter().max().copied().unwrap_or(0);
+                let unseen = seen.iter().filter(|d| **d == 0).count();
                 writeln!(
                     stdout.lock(),
-                    "accepted={total} min={min} max={max} unseen={unseen}"
+                    "syns={} accepted={accepted} min={min} max={max} unseen={unseen} drops={}",
+                    total(&seen),
+                    drops - drops_since
                 )
                 .map_err(|e| e.to_string())?;
             }
@@ -244,13 +282,176 @@ fn listen(n: u32, port: u16) -> Result<(), String> {
     Ok(())
 }
 
+/// Packets the witness socket's queue dropped (PACKET_STATISTICS), since the start.
+static DROPS: AtomicU64 = AtomicU64::new(0);
+
+/// The independent count of checks: an AF_PACKET socket on `lo` that receives the
+/// SYNs (SYN set, ACK not) sent to the servers' port, whoever sends them and whether
+/// the handshake completes (keepalived's and shoal's full connects) or not (shoal's
+/// half-open probes). A classic BPF filter keeps everything else out before the kernel
+/// copies it, and `PACKET_IGNORE_OUTGOING` skips the transmit side of loopback, so each
+/// SYN is seen once and the witness costs both checkers the same per SYN.
+struct SynWitness {
+    socket: socket2::Socket,
+}
+
+impl SynWitness {
+    fn open(port: u16) -> Result<Self, String> {
+        use socket2::{Domain, Protocol, SockFilter, Socket, Type};
+        let ip = (libc::ETH_P_IP as u16).to_be();
+        let socket = Socket::new(
+            Domain::PACKET,
+            Type::DGRAM,
+            Some(Protocol::from(i32::from(ip))),
+        )
+        .map_err(|e| format!("witness: AF_PACKET socket: {e}"))?;
+        let op = |code: u32| code as u16;
+        let ld = |size: u32, mode: u32| op(libc::BPF_LD | size | mode);
+        let jeq = op(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K);
+        let program = [
+            // IPv4 protocol TCP, first fragment, destination port, SYN without ACK.
+            SockFilter::new(ld(libc::BPF_B, libc::BPF_ABS), 0, 0, 9),
+            SockFilter::new(jeq, 0, 9, libc::IPPROTO_TCP as u32),
+            SockFilter::new(ld(libc::BPF_H, libc::BPF_ABS), 0, 0, 6),
+            SockFilter::new(
+                op(libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K),
+                7,
+                0,
+                0x1fff,
+            ),
+            SockFilter::new(op(libc::BPF_LDX | libc::BPF_B | libc::BPF_MSH), 0, 0, 0),
+            SockFilter::new(ld(libc::BPF_H, libc::BPF_IND), 0, 0, 2),
+            SockFilter::new(jeq, 0, 4, u32::from(port)),
+            SockFilter::new(ld(libc::BPF_B, libc::BPF_IND), 0, 0, 13),
+            SockFilter::new(op(libc::BPF_ALU | libc::BPF_AND | libc::BPF_K), 0, 0, 0x12),
+            SockFilter::new(jeq, 0, 1, 0x02),
+            // The IP header is all that is read (the destination address).
+            SockFilter::new(op(libc::BPF_RET | libc::BPF_K), 0, 0, 20),
+            SockFilter::new(op(libc::BPF_RET | libc::BPF_K), 0, 0, 0),
+        ];
+        socket
+            .attach_filter(&program)
+            .map_err(|e| format!("witness: SO_ATTACH_FILTER: {e}"))?;
+        set_int_option(&socket, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, 1)
+            .map_err(|e| format!("witness: PACKET_IGNORE_OUTGOING: {e}"))?;
+        if set_int_option(&socket, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, 16 << 20).is_err() {
+            let _ = socket.set_recv_buffer_size(16 << 20);
+        }
+        let lo = std::ffi::CString::new("lo").map_err(|e| e.to_string())?;
+        // SAFETY: `lo` is a NUL-terminated string that outlives the call.
+        let index = unsafe { libc::if_nametoindex(lo.as_ptr()) };
+        if index == 0 {
+            return Err(format!("witness: lo: {}", std::io::Error::last_os_error()));
+        }
+        let address = link_address(index, ip);
+        socket
+            .bind(&address)
+            .map_err(|e| format!("witness: bind to lo: {e}"))?;
+        // Non-blocking (see `run`); what arrived before the filter is read and dropped.
+        socket.set_nonblocking(true).map_err(|e| e.to_string())?;
+        let mut scratch = [std::mem::MaybeUninit::<u8>::uninit(); 64];
+        while socket.recv(&mut scratch).is_ok() {}
+        Ok(SynWitness { socket })
+    }
+
+    /// Counts the SYNs per destination address, forever (the listener process's life).
+    /// The socket is read without blocking, every few milliseconds: a thread asleep in
+    /// `recv` would be woken by every SYN, in the sending checker's context, which would
+    /// charge the witness to the checkers (8 % of a half-open check's CPU when measured).
+    fn run(self, counts: &PerServer) {
+        use std::io::Read;
+        let mut header = [0u8; 20];
+        loop {
+            match (&self.socket).read(&mut header) {
+                Ok(20) => count(
+                    counts,
+                    Ipv4Addr::new(header[16], header[17], header[18], header[19]),
+                ),
+                Ok(_) => {}
+                Err(_) => {
+                    DROPS.fetch_add(packet_drops(&self.socket), Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
+    }
+}
+
+/// A `sockaddr_ll` for `lo`'s index and the EtherType (network order).
+fn link_address(index: u32, protocol: u16) -> socket2::SockAddr {
+    let mut storage = socket2::SockAddrStorage::zeroed();
+    // SAFETY: sockaddr_ll is one of this platform's sockaddr types, which is what
+    // view_as requires; the storage is zeroed and large enough for it.
+    let link = unsafe { storage.view_as::<libc::sockaddr_ll>() };
+    link.sll_family = libc::AF_PACKET as libc::sa_family_t;
+    link.sll_protocol = protocol;
+    link.sll_ifindex = index as i32;
+    let length = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+    // SAFETY: the storage holds an initialised sockaddr_ll of exactly this length.
+    unsafe { socket2::SockAddr::new(storage, length) }
+}
+
+/// The packets the socket dropped since the last call (the kernel resets the counter).
+fn packet_drops(socket: &socket2::Socket) -> u64 {
+    use std::os::fd::AsRawFd;
+    let mut stats = libc::tpacket_stats {
+        tp_packets: 0,
+        tp_drops: 0,
+    };
+    let mut length = std::mem::size_of::<libc::tpacket_stats>() as libc::socklen_t;
+    // SAFETY: PACKET_STATISTICS writes a tpacket_stats of `length` bytes into `stats`.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_STATISTICS,
+            (&raw mut stats).cast(),
+            &mut length,
+        )
+    };
+    if rc == 0 {
+        u64::from(stats.tp_drops)
+    } else {
+        0
+    }
+}
+
+fn set_int_option(
+    socket: &socket2::Socket,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the value is an int that outlives the call, and the length is its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            (&raw const value).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 /// What the listener counted since its last reset.
 #[derive(Debug, Clone, Copy, Default)]
 struct Counts {
+    /// SYNs seen: the checks, for both checkers.
+    syns: u64,
+    /// Connections accepted (none for half-open probes).
     accepted: u64,
     min: u32,
     max: u32,
     unseen: u32,
+    /// SYNs the witness dropped (its figure is then short by as many).
+    drops: u64,
 }
 
 struct Listener {
@@ -304,10 +505,12 @@ impl Listener {
         };
         let small = |name: &str| u32::try_from(field(name)).unwrap_or(u32::MAX);
         Ok(Counts {
+            syns: field("syns"),
             accepted: field("accepted"),
             min: small("min"),
             max: small("max"),
             unseen: small("unseen"),
+            drops: field("drops"),
         })
     }
 }
@@ -421,17 +624,20 @@ impl Phase {
     }
 
     fn micros_per_check(&self) -> f64 {
-        self.cpu * 1e6 / self.checks.accepted.max(1) as f64
+        self.cpu * 1e6 / self.checks.syns.max(1) as f64
     }
 
     fn print(&self, name: &str, round: u32, n: u32) {
         println!(
-            "round {round} {name}: {} checks in {:.2} s ({:.0}/s for {n} servers; per server \
-             min {} max {}, {} unchecked), CPU {:.3} s (user {:.3}, sys {:.3}){} = {:.2} \
-             us/check, RSS {} KiB",
+            "round {round} {name}: {} checks (SYNs seen; {} connections accepted, {} SYNs \
+             dropped by the witness) in {:.2} s ({:.0}/s for {n} servers; per server min {} \
+             max {}, {} unchecked), CPU {:.3} s (user {:.3}, sys {:.3}){} = {:.2} us/check, \
+             RSS {} KiB",
+            self.checks.syns,
             self.checks.accepted,
+            self.checks.drops,
             self.window,
-            self.checks.accepted as f64 / self.window,
+            self.checks.syns as f64 / self.window,
             self.checks.min,
             self.checks.max,
             self.checks.unseen,
@@ -618,12 +824,14 @@ fn shoal_phase(
     listener: &mut Listener,
     seconds: u64,
     lvs_cf: &Path,
+    mode: TcpConnect,
 ) -> Result<Phase, String> {
     listener.reset()?;
     let mut child = Command::new(program)
         .arg("shoal")
         .arg(lvs_cf)
         .arg(seconds.to_string())
+        .arg(mode_name(mode))
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("shoal phase: {e}"))?;
@@ -679,7 +887,38 @@ fn rusage_seconds() -> (f64, f64) {
     (seconds(usage.ru_utime), seconds(usage.ru_stime))
 }
 
-fn shoal(lvs_cf: &Path, seconds: u64) -> Result<(), String> {
+fn mode_name(mode: TcpConnect) -> &'static str {
+    match mode {
+        TcpConnect::HalfOpen => "half-open",
+        TcpConnect::Full => "full",
+    }
+}
+
+fn parse_mode(text: &str) -> Option<TcpConnect> {
+    match text {
+        "half-open" => Some(TcpConnect::HalfOpen),
+        "full" => Some(TcpConnect::Full),
+        _ => None,
+    }
+}
+
+/// Fails when half-open probes were asked for but are not what ran (no raw socket): the
+/// phase would measure full connects under the wrong name.
+fn check_mode(prober: &CheckProber, mode: TcpConnect) -> Result<String, String> {
+    let Some(half_open) = prober.half_open_prober() else {
+        return Ok("tcp_connect=full".to_string());
+    };
+    let counters = half_open.statistics();
+    if mode == TcpConnect::HalfOpen && counters.sent == 0 {
+        return Err("half-open probes asked for, but none was sent (no raw socket?)".into());
+    }
+    Ok(format!(
+        "tcp_connect=half-open syns_sent={} answers_matched={} received={}",
+        counters.sent, counters.matched, counters.received
+    ))
+}
+
+fn shoal(lvs_cf: &Path, seconds: u64, mode: TcpConnect) -> Result<(), String> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SHOAL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
@@ -713,7 +952,8 @@ fn shoal(lvs_cf: &Path, seconds: u64) -> Result<(), String> {
                 drained.fetch_add(1, Ordering::Relaxed);
             }
         });
-        let monitors = Monitors::new(CheckProber::half_open(), events);
+        let prober = CheckProber::new(mode);
+        let monitors = Monitors::new(prober.clone(), events);
         monitors.update(set);
         let heap_created = live_heap();
         let allocations_created = ALLOCATIONS.load(Ordering::Relaxed);
@@ -732,6 +972,7 @@ fn shoal(lvs_cf: &Path, seconds: u64) -> Result<(), String> {
             }
         }
         let first_results = started.elapsed().as_secs_f64();
+        check_mode(&prober, mode)?;
         // One full interval after the last first result: the steady state.
         tokio::time::sleep(INTERVAL + Duration::from_millis(200)).await;
         // Passes so far, pairs whose last probe failed, stalled pairs, and the median and
@@ -787,7 +1028,7 @@ fn shoal(lvs_cf: &Path, seconds: u64) -> Result<(), String> {
              heap_before={heap_before} heap_created={heap_created} heap_start={heap_start} \
              heap_end={heap_end} heap_peak={heap_peak} heap_per_server_created={:.0} \
              heap_per_server_steady={:.0} heap_per_server_peak={:.0} rss_before_kib={rss_before} \
-             rss_kib={rss_end} rss_start_kib={rss_start} rss_per_server={:.0}",
+             rss_kib={rss_end} rss_start_kib={rss_start} rss_per_server={:.0} {}",
             monitors.task_count(),
             event_count.load(Ordering::Relaxed),
             latency.as_micros(),
@@ -799,6 +1040,7 @@ fn shoal(lvs_cf: &Path, seconds: u64) -> Result<(), String> {
             per_server(heap_end),
             per_server(heap_peak),
             rss_end.saturating_sub(rss_before) as f64 * 1024.0 / pairs as f64,
+            check_mode(&prober, mode)?,
         );
         let _ = std::io::stdout().flush();
         drop(monitors);
@@ -868,6 +1110,152 @@ fn compare(
     result
 }
 
+/// One of the checkers a round runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checker {
+    Keepalived,
+    Shoal(TcpConnect),
+}
+
+impl Checker {
+    fn name(self) -> &'static str {
+        match self {
+            Checker::Keepalived => "keepalived",
+            Checker::Shoal(TcpConnect::HalfOpen) => "shoal half-open",
+            Checker::Shoal(TcpConnect::Full) => "shoal full",
+        }
+    }
+}
+
+/// The checkers of round `round` (from 1), rotated so that over three rounds each one
+/// runs once first, once second and once last.
+fn round_order(round: u32, shoal_only: bool) -> Vec<Checker> {
+    let mut order = vec![
+        Checker::Keepalived,
+        Checker::Shoal(TcpConnect::HalfOpen),
+        Checker::Shoal(TcpConnect::Full),
+    ];
+    if shoal_only {
+        order.remove(0);
+    }
+    let len = order.len();
+    order.rotate_left((round as usize - 1) % len);
+    order
+}
+
+/// Every phase's figures, per checker, for the medians.
+#[derive(Default)]
+struct Tally {
+    micros: Vec<(Checker, f64)>,
+    ratios: Vec<(TcpConnect, f64)>,
+    shoal_memory: Vec<(TcpConnect, [f64; 4])>,
+    keepalived_rss: Vec<f64>,
+}
+
+impl Tally {
+    fn add_round(&mut self, phases: &[(Checker, Phase)]) {
+        let keepalived = phases
+            .iter()
+            .find(|(checker, _)| *checker == Checker::Keepalived)
+            .map(|(_, phase)| phase);
+        for (checker, phase) in phases {
+            self.micros.push((*checker, phase.micros_per_check()));
+            let Checker::Shoal(mode) = checker else {
+                self.keepalived_rss.push(phase.rss_kib as f64);
+                continue;
+            };
+            let memory = [
+                "heap_per_server_created",
+                "heap_per_server_steady",
+                "heap_per_server_peak",
+                "rss_per_server",
+            ]
+            .map(|name| phase.field(name).unwrap_or(f64::NAN));
+            self.shoal_memory.push((*mode, memory));
+            if let Some(keepalived) = keepalived {
+                let ratio = phase.micros_per_check() / keepalived.micros_per_check();
+                self.ratios.push((*mode, ratio));
+            }
+        }
+    }
+
+    fn micros(&self, checker: Checker) -> Vec<f64> {
+        let of = self.micros.iter().filter(|(c, _)| *c == checker);
+        of.map(|(_, micros)| *micros).collect()
+    }
+
+    fn ratios(&self, mode: TcpConnect) -> Vec<f64> {
+        let of = self.ratios.iter().filter(|(m, _)| *m == mode);
+        of.map(|(_, ratio)| *ratio).collect()
+    }
+
+    fn print(&self, rounds: u32, n: u32, baseline: Option<u64>) {
+        let list = |values: &[f64], digits: usize| -> String {
+            let shown: Vec<String> = values.iter().map(|v| format!("{v:.digits$}")).collect();
+            shown.join(", ")
+        };
+        for checker in [
+            Checker::Keepalived,
+            Checker::Shoal(TcpConnect::HalfOpen),
+            Checker::Shoal(TcpConnect::Full),
+        ] {
+            let mut micros = self.micros(checker);
+            if micros.is_empty() {
+                continue;
+            }
+            let rounds_list = list(&micros, 2);
+            println!(
+                "median over {rounds} rounds: {} {:.2} us/check (rounds: {rounds_list})",
+                checker.name(),
+                median(&mut micros)
+            );
+        }
+        for mode in [TcpConnect::HalfOpen, TcpConnect::Full] {
+            let mut ratios = self.ratios(mode);
+            if ratios.is_empty() {
+                continue;
+            }
+            let rounds_list = list(&ratios, 3);
+            println!(
+                "median ratio {} / keepalived: {:.3} (rounds: {rounds_list})",
+                Checker::Shoal(mode).name(),
+                median(&mut ratios)
+            );
+        }
+        for mode in [TcpConnect::HalfOpen, TcpConnect::Full] {
+            let memory: Vec<&[f64; 4]> = self
+                .shoal_memory
+                .iter()
+                .filter(|(m, _)| *m == mode)
+                .map(|(_, memory)| memory)
+                .collect();
+            if memory.is_empty() {
+                continue;
+            }
+            let column =
+                |index: usize| median(&mut memory.iter().map(|m| m[index]).collect::<Vec<_>>());
+            println!(
+                "memory per real server ({}, medians): heap {:.0} B after Monitors::update, \
+                 {:.0} B at the end of the window, {:.0} B at the window's peak; RSS growth \
+                 {:.0} B",
+                Checker::Shoal(mode).name(),
+                column(0),
+                column(1),
+                column(2),
+                column(3)
+            );
+        }
+        if let Some(baseline) = baseline {
+            let rss = median(&mut self.keepalived_rss.clone());
+            println!(
+                "memory per real server: keepalived RSS {rss:.0} KiB with {n} servers, \
+                 {baseline} KiB with 1: {:.0} B per real server",
+                (rss - baseline as f64) * 1024.0 / f64::from(n.saturating_sub(1).max(1))
+            );
+        }
+    }
+}
+
 fn compare_in(
     dir: &Path,
     n: u32,
@@ -884,7 +1272,8 @@ fn compare_in(
     raise_limits();
     println!(
         "health bench: {n} real servers ({} virtual servers) on 127.1.0.1.. port {PORT}, \
-         checked every {} s, timeout {} s; windows of {seconds} s, {rounds} rounds",
+         checked every {} s, timeout {} s; windows of {seconds} s, {rounds} rounds; checks \
+         counted as the SYNs seen on lo",
         n.div_ceil(PER_SERVICE),
         INTERVAL.as_secs(),
         INTERVAL.as_secs()
@@ -894,83 +1283,32 @@ fn compare_in(
         true => None,
         false => Some(keepalived_baseline_rss(dir, preload)?),
     };
-    let mut ratios = Vec::new();
-    let mut shoal_us = Vec::new();
-    let mut keepalived_us = Vec::new();
-    let mut keepalived_rss = Vec::new();
-    let mut shoal_memory: Vec<[f64; 4]> = Vec::new();
+    let mut tally = Tally::default();
     for round in 1..=rounds {
-        let mut shoal_phase_result = None;
-        let mut keepalived_phase_result = None;
-        let order: &[bool] = if round % 2 == 1 {
-            &[false, true]
-        } else {
-            &[true, false]
-        };
-        for &is_shoal in order {
-            if is_shoal {
-                let phase = shoal_phase(&program, &mut listener, seconds, &lvs)?;
-                phase.print("shoal", round, n);
-                shoal_phase_result = Some(phase);
-            } else if !shoal_only {
-                let phase = keepalived_phase(dir, &mut listener, seconds, &conf, preload)?;
-                phase.print("keepalived", round, n);
-                keepalived_phase_result = Some(phase);
+        let mut phases = Vec::new();
+        for checker in round_order(round, shoal_only) {
+            let phase = match checker {
+                Checker::Keepalived => {
+                    keepalived_phase(dir, &mut listener, seconds, &conf, preload)?
+                }
+                Checker::Shoal(mode) => shoal_phase(&program, &mut listener, seconds, &lvs, mode)?,
+            };
+            phase.print(checker.name(), round, n);
+            phases.push((checker, phase));
+        }
+        let keepalived = phases.iter().find(|(c, _)| *c == Checker::Keepalived);
+        for (checker, phase) in &phases {
+            if let (Checker::Shoal(_), Some((_, keepalived))) = (checker, keepalived) {
+                println!(
+                    "round {round}: CPU per check, {} / keepalived = {:.3}",
+                    checker.name(),
+                    phase.micros_per_check() / keepalived.micros_per_check()
+                );
             }
         }
-        if let Some(shoal) = &shoal_phase_result {
-            shoal_us.push(shoal.micros_per_check());
-            shoal_memory.push(
-                [
-                    "heap_per_server_created",
-                    "heap_per_server_steady",
-                    "heap_per_server_peak",
-                    "rss_per_server",
-                ]
-                .map(|name| shoal.field(name).unwrap_or(f64::NAN)),
-            );
-        }
-        if let Some(keepalived) = &keepalived_phase_result {
-            keepalived_rss.push(keepalived.rss_kib as f64);
-        }
-        if let (Some(shoal), Some(keepalived)) = (&shoal_phase_result, &keepalived_phase_result) {
-            let ratio = shoal.micros_per_check() / keepalived.micros_per_check();
-            keepalived_us.push(keepalived.micros_per_check());
-            println!("round {round}: CPU per check, shoal / keepalived = {ratio:.3}");
-            ratios.push(ratio);
-        }
+        tally.add_round(&phases);
     }
-    println!(
-        "median over {rounds} rounds: shoal {:.2} us/check{}",
-        median(&mut shoal_us),
-        if ratios.is_empty() {
-            String::new()
-        } else {
-            format!(
-                ", keepalived {:.2} us/check, ratio {:.3}",
-                median(&mut keepalived_us),
-                median(&mut ratios)
-            )
-        }
-    );
-    let column =
-        |index: usize| median(&mut shoal_memory.iter().map(|m| m[index]).collect::<Vec<_>>());
-    println!(
-        "memory per real server (medians): shoal heap {:.0} B after Monitors::update, {:.0} B \
-         at the end of the window, {:.0} B at the window's peak; shoal RSS growth {:.0} B",
-        column(0),
-        column(1),
-        column(2),
-        column(3)
-    );
-    if let Some(baseline) = baseline {
-        let rss = median(&mut keepalived_rss);
-        println!(
-            "memory per real server: keepalived RSS {rss:.0} KiB with {n} servers, {baseline} KiB \
-             with 1: {:.0} B per real server",
-            (rss - baseline as f64) * 1024.0 / f64::from(n.saturating_sub(1).max(1))
-        );
-    }
+    tally.print(rounds, n, baseline);
     drop(listener);
     Ok(())
 }
@@ -1003,10 +1341,15 @@ fn main() -> ExitCode {
             (Some(n), Some(dir)) => write_files(n, Path::new(dir)),
             _ => Err("usage: health_bench files N DIR".into()),
         },
-        Some("shoal") => match (args.get(2), number(3)) {
-            (Some(path), Some(seconds)) => shoal(Path::new(path), seconds),
-            _ => Err("usage: health_bench shoal LVS_CF SECONDS".into()),
-        },
+        Some("shoal") => {
+            let mode = args
+                .get(4)
+                .map_or(Some(TcpConnect::HalfOpen), |m| parse_mode(m));
+            match (args.get(2), number(3), mode) {
+                (Some(path), Some(seconds), Some(mode)) => shoal(Path::new(path), seconds, mode),
+                _ => Err("usage: health_bench shoal LVS_CF SECONDS [half-open|full]".into()),
+            }
+        }
         _ => Err("usage: health_bench compare|listen|shoal ...".into()),
     };
     match result {
