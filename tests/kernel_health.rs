@@ -2,7 +2,10 @@
 //! kernel table within one `timeout`, comes back after `reentry` at the slow-start weight
 //! (weight/32) and doubles at the next weight tick; with `quiesce_server` it stays at
 //! weight 0; with every real server down the `sorry_server` is in at weight 1 and leaves
-//! when one is back. Ignored on the host (no IPVS); `scripts/lab-tests.sh` runs it.
+//! when one is back. A connect-only check is half-open (shoal runs as root): the table
+//! follows the SYN's answers and the servers' applications never see a connection;
+//! `tcp_connect = "full"` connects. Ignored on the host (no IPVS); `scripts/lab-tests.sh`
+//! runs it.
 
 mod lab_support;
 
@@ -59,6 +62,11 @@ impl Daemon {
     }
 
     fn start_logging(dir: &Path, log: &str) -> Daemon {
+        Self::start_with(dir, log, &[])
+    }
+
+    /// `shoal run` with more arguments (`--settings FILE`).
+    fn start_with(dir: &Path, log: &str, extra: &[&str]) -> Daemon {
         let socket = dir.join("control.sock");
         let log = dir.join(log);
         let stderr = std::fs::File::create(&log).expect("log file");
@@ -68,6 +76,7 @@ impl Daemon {
             .arg(dir.join("lvs.cf"))
             .arg("--control")
             .arg(&socket)
+            .args(extra)
             .env("SHOAL_LOG", "info")
             .stderr(stderr)
             .spawn()
@@ -314,6 +323,79 @@ fn a_restart_after_kill_9_keeps_every_checked_server_at_its_weight() {
             !second.log().contains("delete real server"),
             "{}",
             second.log()
+        );
+    });
+}
+
+/// A listening socket on `address`:80 that never accepts by itself: what reached its
+/// accept queue is what a check's connect delivered to the application.
+fn listener(address: &str) -> std::net::TcpListener {
+    let listener = std::net::TcpListener::bind((address, 80)).expect("bind");
+    listener.set_nonblocking(true).expect("non-blocking");
+    listener
+}
+
+/// How many connections wait in the listener's accept queue (taken out).
+fn accepted(listener: &std::net::TcpListener) -> usize {
+    std::iter::from_fn(|| listener.accept().ok()).count()
+}
+
+#[test]
+#[ignore = "needs the lab kernel: scripts/lab.sh runs it"]
+fn connect_only_checks_are_half_open_and_gate_the_table() {
+    in_fresh_netns(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        setup(dir.path());
+        // `monitor = connect`: a connect-only check on port 80.
+        let cf = lvs_cf(false).replace(
+            "    timeout = 1\n",
+            "    timeout = 1\n    monitor = connect\n",
+        );
+        std::fs::write(dir.path().join("lvs.cf"), cf).expect("lvs.cf");
+        let a = listener("198.51.100.21");
+        let b = listener("198.51.100.22");
+        let daemon = Daemon::start(dir.path());
+        wait_for("both real servers in", Duration::from_secs(10), || {
+            weight_of("198.51.100.21") == Some(2) && weight_of("198.51.100.22") == Some(2)
+        });
+        std::thread::sleep(Duration::from_secs(3));
+        assert_eq!(
+            accepted(&a) + accepted(&b),
+            0,
+            "a half-open check reached an application"
+        );
+        let log = daemon.log();
+        assert!(log.contains("listening (SYN-ACK)"), "{log}");
+        assert!(!log.contains("full connects"), "{log}");
+
+        drop(a);
+        let gone = wait_for(
+            "a removed once nothing listens",
+            Duration::from_secs(4),
+            || weight_of("198.51.100.21").is_none(),
+        );
+        println!("a left the table {gone:?} after its listener closed (timeout = 1 s)");
+        assert!(gone <= Duration::from_millis(2500), "took {gone:?}");
+        assert!(
+            daemon.log().contains("connect (SYN): Connection refused"),
+            "{}",
+            daemon.log()
+        );
+        drop(daemon);
+
+        // tcp_connect = "full": Piranha's connect, which the application sees.
+        let settings = dir.path().join("shoal.toml");
+        std::fs::write(&settings, "[health]\ntcp_connect = \"full\"\n").expect("shoal.toml");
+        let settings = settings.to_str().expect("UTF-8 path");
+        let full = Daemon::start_with(dir.path(), "full.log", &["--settings", settings]);
+        wait_for("b checked with connects", Duration::from_secs(10), || {
+            full.log().contains("ready:")
+        });
+        std::thread::sleep(Duration::from_secs(2));
+        assert!(
+            accepted(&b) >= 1,
+            "no connection with tcp_connect = full: {}",
+            full.log()
         );
     });
 }
