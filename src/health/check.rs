@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -205,19 +205,45 @@ impl ProbeError {
 
 /// What a probe was doing last, so a timeout can say where it got stuck.
 #[derive(Debug, Default)]
-pub struct Progress(Mutex<String>);
+pub struct Progress(Mutex<Step>);
+
+/// The last step noted; [`Step::At`] is formatted only if a timeout reads it, since
+/// every connect notes one and almost none times out.
+#[derive(Debug, Default)]
+enum Step {
+    #[default]
+    None,
+    Text(String),
+    At(&'static str, SocketAddr),
+}
 
 impl Progress {
     /// Records the current step (replacing the previous one).
     pub fn note(&self, step: impl Into<String>) {
+        self.set(Step::Text(step.into()));
+    }
+
+    /// Records "`what` `address`" (`connecting to 192.0.2.1:80`), without formatting it.
+    pub fn note_at(&self, what: &'static str, address: SocketAddr) {
+        self.set(Step::At(what, address));
+    }
+
+    fn set(&self, step: Step) {
         if let Ok(mut last) = self.0.lock() {
-            *last = step.into();
+            *last = step;
         }
     }
 
     /// The last step noted.
     pub fn last(&self) -> String {
-        self.0.lock().map(|s| s.clone()).unwrap_or_default()
+        let Ok(last) = self.0.lock() else {
+            return String::new();
+        };
+        match &*last {
+            Step::None => String::new(),
+            Step::Text(text) => text.clone(),
+            Step::At(what, address) => format!("{what} {address}"),
+        }
     }
 }
 

@@ -16,7 +16,7 @@ pub const GREETING_LIMIT: usize = 4096;
 
 /// Connects to `target`, reads the greeting, and passes on `220`.
 pub async fn probe(target: Target, progress: &Progress) -> Outcome {
-    progress.note(format!("connecting to {}", target.socket()));
+    progress.note_at("connecting to", target.socket());
     let mut stream = TcpStream::connect(target.socket())
         .await
         .map_err(|e| ProbeError::io("connect", e))?;

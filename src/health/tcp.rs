@@ -31,7 +31,7 @@ pub async fn probe(
     progress: &Progress,
 ) -> Outcome {
     let matcher = exchange.expect.as_ref().map(|e| e.matcher()).transpose()?;
-    progress.note(format!("connecting to {}", target.socket()));
+    progress.note_at("connecting to", target.socket());
     let mut stream = connect(target, transport).await?;
     if exchange.is_connect_only() {
         // Connect-only: the close when the stream drops sends the FIN the shutdown below

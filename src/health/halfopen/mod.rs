@@ -200,11 +200,33 @@ impl Drop for Running {
     }
 }
 
-/// A probe in flight to one (address, port): its SYN's ISN and who waits for the answer.
+/// A probe in flight to one (address, port): its SYN's ISN and who waits for the answer
+/// (almost always one probe: it is kept out of the vector, which then never allocates).
 #[derive(Debug)]
 struct Pending {
     isn: u32,
-    waiters: Vec<(u64, oneshot::Sender<Answer>)>,
+    first: Option<(u64, oneshot::Sender<Answer>)>,
+    others: Vec<(u64, oneshot::Sender<Answer>)>,
+}
+
+impl Pending {
+    fn remove(&mut self, id: u64) {
+        if self.first.as_ref().is_some_and(|(first, _)| *first == id) {
+            self.first = None;
+        }
+        self.others.retain(|(other, _)| *other != id);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first.is_none() && self.others.is_empty()
+    }
+
+    fn answer(self, answer: Answer) {
+        for (_, waiter) in self.first.into_iter().chain(self.others) {
+            // A waiter that gave up (timed out) is gone; the others get the answer.
+            let _ = waiter.send(answer);
+        }
+    }
 }
 
 /// The half-open prober of one address family: its raw socket, the probes in flight, the
@@ -268,12 +290,10 @@ impl FamilyProber {
         let destination = SocketAddr::new(target.address.to_canonical(), target.port);
         let (waiter, mut answer) = self.wait_for(destination);
         if waiter.first {
-            self.send_syn(destination, waiter.isn).await?;
-            progress.note(format!("SYN sent to {destination}"));
+            self.send_syn(destination, waiter.isn, started).await?;
+            progress.note_at("SYN sent to", destination);
         } else {
-            progress.note(format!(
-                "waiting for the answer to the SYN sent to {destination}"
-            ));
+            progress.note_at("waiting for the answer to the SYN sent to", destination);
         }
         let deadline = started + timeout;
         let mut retransmission = FIRST_RETRANSMISSION;
@@ -282,7 +302,7 @@ impl FamilyProber {
             tokio::select! {
                 answered = &mut answer => return verdict(answered),
                 () = tokio::time::sleep_until(next) => {
-                    self.send_syn(destination, waiter.isn).await?;
+                    self.send_syn(destination, waiter.isn, next).await?;
                     retransmission *= 2;
                     next += retransmission;
                 }
@@ -299,14 +319,15 @@ impl FamilyProber {
         let mut pending = lock(&self.pending);
         let (isn, first) = match pending.entry(destination) {
             Entry::Occupied(mut entry) => {
-                entry.get_mut().waiters.push((id, sender));
+                entry.get_mut().others.push((id, sender));
                 (entry.get().isn, false)
             }
             Entry::Vacant(entry) => {
                 let isn = self.isn_key.hash_one((id, destination)) as u32;
                 entry.insert(Pending {
                     isn,
-                    waiters: vec![(id, sender)],
+                    first: Some((id, sender)),
+                    others: Vec::new(),
                 });
                 (isn, true)
             }
@@ -323,14 +344,19 @@ impl FamilyProber {
 
     /// Sends the SYN with initial sequence number `isn` to `destination`. For IPv4, a
     /// source address the kernel refuses (no longer the host's) is looked up again once.
-    async fn send_syn(&self, destination: SocketAddr, isn: u32) -> Result<(), ProbeError> {
-        let (segment, source) = self.segment(destination, isn)?;
+    async fn send_syn(
+        &self,
+        destination: SocketAddr,
+        isn: u32,
+        now: Instant,
+    ) -> Result<(), ProbeError> {
+        let (segment, source) = self.segment(destination, isn, now)?;
         let sent = match self.send(&segment, source, destination).await {
             Err(e) if source.is_some() && is_stale_source(&e) => {
                 if let IpAddr::V4(address) = destination.ip() {
                     lock(&self.sources).forget(address);
                 }
-                let (segment, source) = self.segment(destination, isn)?;
+                let (segment, source) = self.segment(destination, isn, now)?;
                 self.send(&segment, source, destination).await
             }
             sent => sent,
@@ -345,19 +371,20 @@ impl FamilyProber {
         &self,
         destination: SocketAddr,
         isn: u32,
+        now: Instant,
     ) -> Result<([u8; SYN_LEN], Option<Ipv4Addr>), ProbeError> {
         let mut segment = packet::syn_segment(self.port, destination.port(), isn);
         let IpAddr::V4(address) = destination.ip() else {
             return Ok((segment, None));
         };
-        let source = self.source_for(address)?;
+        let source = self.source_for(address, now)?;
         packet::set_ipv4_checksum(&mut segment, source, address);
         Ok((segment, Some(source)))
     }
 
-    /// The cached source address for an IPv4 destination, looked up when missing or old.
-    fn source_for(&self, destination: Ipv4Addr) -> Result<Ipv4Addr, ProbeError> {
-        let now = Instant::now();
+    /// The cached source address for an IPv4 destination, looked up when missing or old
+    /// at `now`.
+    fn source_for(&self, destination: Ipv4Addr, now: Instant) -> Result<Ipv4Addr, ProbeError> {
         if let Some(source) = lock(&self.sources).get(destination, now) {
             return Ok(source);
         }
@@ -416,10 +443,7 @@ impl FamilyProber {
         let answered = entry.remove();
         drop(pending);
         self.matched.fetch_add(1, Ordering::Relaxed);
-        for (_, waiter) in answered.waiters {
-            // A waiter that gave up (timed out) is gone; the others get the answer.
-            let _ = waiter.send(answer);
-        }
+        answered.answer(answer);
     }
 }
 
@@ -459,8 +483,8 @@ impl Drop for Waiter<'_> {
     fn drop(&mut self) {
         let mut pending = lock(&self.prober.pending);
         if let Entry::Occupied(mut entry) = pending.entry(self.destination) {
-            entry.get_mut().waiters.retain(|(id, _)| *id != self.id);
-            if entry.get().waiters.is_empty() {
+            entry.get_mut().remove(self.id);
+            if entry.get().is_empty() {
                 entry.remove();
             }
         }
