@@ -14,6 +14,7 @@ pub mod keywords;
 pub mod lexer;
 pub mod model;
 pub mod parse;
+pub mod reference;
 pub mod resolve;
 pub mod settings;
 pub mod validate;
