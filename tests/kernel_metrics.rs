@@ -6,10 +6,8 @@
 
 mod lab_support;
 
+use lab_support::demo;
 use std::collections::HashMap;
-use std::process::Command;
-
-use lab_support::in_fresh_netns;
 
 const CONFIG: &str = "primary = 192.0.2.1\nnetwork = nat\nnat_router = 198.51.100.254 d-rs:1\nnat_nmask = 255.255.255.0\n\
      virtual web {\n    active = 1\n    address = 192.0.2.10 d-c:1\n    port = 80\n    scheduler = rr\n    timeout = 2\n\
@@ -41,27 +39,13 @@ fn samples(text: &str) -> HashMap<String, f64> {
 #[test]
 #[ignore = "needs the lab VM (IPVS): scripts/lab-tests.sh kernel_metrics"]
 fn metrics_count_the_traffic_and_the_checks_as_status_does() {
-    let text = in_fresh_netns(|| {
-        let script = format!(
-            ". /lab/prelude.sh; . /lab/demo.sh; trap demo_stop EXIT; demo_topology; \
-             mkdir -p /etc/sysconfig/ha; printf '%s' '{CONFIG}' >/etc/sysconfig/ha/lvs.cf; \
-             demo_start_shoal && demo_wait_servers 192.0.2.10:80 3 && demo_fetch 6 && sleep 5 && \
-             echo @@METRICS && wget -q -O - http://127.0.0.1:9636/metrics && echo @@END && \
-             echo @@STATUS && \"$SHOAL\" status --json && echo @@END"
-        );
-        let output = Command::new("sh")
-            .args(["-c", &script])
-            .env("SHOAL", env!("CARGO_BIN_EXE_shoal"))
-            .output()
-            .expect("sh runs");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert!(output.status.success(), "{text}");
-        text
-    });
+    let text = demo(&format!(
+        "demo_topology; \
+         mkdir -p /etc/sysconfig/ha; printf '%s' '{CONFIG}' >/etc/sysconfig/ha/lvs.cf; \
+         demo_start_shoal && demo_wait_servers 192.0.2.10:80 3 && demo_fetch 6 && sleep 5 && \
+         echo @@METRICS && wget -q -O - http://127.0.0.1:9636/metrics && echo @@END && \
+         echo @@STATUS && \"$SHOAL\" status --json && echo @@END"
+    ));
     let metrics = section(&text, "METRICS");
     let status: serde_json::Value =
         serde_json::from_str(section(&text, "STATUS")).expect("status json");

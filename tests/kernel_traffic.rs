@@ -5,30 +5,8 @@
 mod lab_support;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
-use lab_support::in_fresh_netns;
-
-/// Runs a snippet with the demo's shell functions in a fresh director namespace. The
-/// `EXIT` trap stops shoal and removes the client and real server namespaces however the
-/// snippet ends; the director's own devices go with its namespace when the thread ends.
-fn demo(snippet: &str) -> String {
-    in_fresh_netns(|| {
-        let script = format!(". /lab/prelude.sh; . /lab/demo.sh; trap demo_stop EXIT; {snippet}");
-        let output = Command::new("sh")
-            .args(["-c", &script])
-            .env("SHOAL", env!("CARGO_BIN_EXE_shoal"))
-            .output()
-            .expect("sh runs");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert!(output.status.success(), "{text}");
-        text
-    })
-}
+use lab_support::demo;
 
 fn config(network: &str) -> String {
     format!(

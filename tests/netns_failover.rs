@@ -425,13 +425,15 @@ fn the_daemon_pushes_its_running_file_when_asked_on_the_control_socket() {
     std::fs::write(n1.dir.join("lvs.cf"), &edited).expect("edit on n1");
     n1.shoal_reload();
     // What the web UI's "Sync to backup" sends: the daemon pushes what it runs.
-    let answer = request(
-        &n1.dir.join("control.sock"),
-        &Request::Push,
-        Duration::from_secs(20),
-    )
-    .expect("the daemon answers");
-    match answer {
+    let push = || {
+        request(
+            &n1.dir.join("control.sock"),
+            &Request::Push,
+            Duration::from_secs(20),
+        )
+        .expect("the daemon answers")
+    };
+    match push() {
         Response::Pushed {
             applied: true,
             message,
@@ -447,12 +449,7 @@ fn the_daemon_pushes_its_running_file_when_asked_on_the_control_socket() {
         edited
     );
     // Asked again, the peer already has that serial: refused, and said so.
-    let again = request(
-        &n1.dir.join("control.sock"),
-        &Request::Push,
-        Duration::from_secs(20),
-    )
-    .expect("the daemon answers");
+    let again = push();
     assert!(
         matches!(&again, Response::Pushed { applied: false, message, .. } if message.contains("refused")),
         "{again:?}"

@@ -18,7 +18,7 @@ use prometheus_client::registry::Registry;
 use crate::control::{ServerHealth, StatusReport};
 use crate::ha::{ChannelCounters, HaSnapshot};
 use crate::health::monitor::{LatencyObserver, ServerId, ServiceId};
-use crate::ipvs::types::{Operation, socket_text};
+use crate::ipvs::types::{DestinationState, Operation, Stats, socket_text};
 
 /// The content type of the text format prometheus-client writes.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -336,6 +336,84 @@ fn clamp(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
+/// Reads one kernel counter of a service.
+type StatReading = fn(&Stats) -> u64;
+
+/// The kernel's per-service totals: name, help, the counter.
+const SERVICE_TOTALS: [(&str, &str, StatReading); 5] = [
+    (
+        "virtual_server_connections",
+        "Connections scheduled (kernel)",
+        |s| s.connections,
+    ),
+    ("virtual_server_in_packets", "Packets in (kernel)", |s| {
+        s.in_packets
+    }),
+    ("virtual_server_out_packets", "Packets out (kernel)", |s| {
+        s.out_packets
+    }),
+    ("virtual_server_in_bytes", "Bytes in (kernel)", |s| {
+        s.in_bytes
+    }),
+    ("virtual_server_out_bytes", "Bytes out (kernel)", |s| {
+        s.out_bytes
+    }),
+];
+
+/// The kernel's per-service rate estimates: name, help, the estimate.
+const SERVICE_RATES: [(&str, &str, StatReading); 5] = [
+    (
+        "virtual_server_connections_per_second",
+        "New connections per second (kernel estimate)",
+        |s| s.cps,
+    ),
+    (
+        "virtual_server_in_packets_per_second",
+        "Packets in per second (kernel estimate)",
+        |s| s.in_pps,
+    ),
+    (
+        "virtual_server_out_packets_per_second",
+        "Packets out per second (kernel estimate)",
+        |s| s.out_pps,
+    ),
+    (
+        "virtual_server_in_bytes_per_second",
+        "Bytes in per second (kernel estimate)",
+        |s| s.in_bps,
+    ),
+    (
+        "virtual_server_out_bytes_per_second",
+        "Bytes out per second (kernel estimate)",
+        |s| s.out_bps,
+    ),
+];
+
+/// Reads one kernel figure of a destination.
+type DestinationReading = fn(&DestinationState) -> i64;
+
+/// The kernel's per-destination figures: name, help, the figure.
+const DESTINATION_GAUGES: [(&str, &str, DestinationReading); 4] = [
+    (
+        "real_server_active_connections",
+        "Active connections (kernel)",
+        |d| i64::from(d.active_connections),
+    ),
+    (
+        "real_server_inactive_connections",
+        "Inactive connections (kernel)",
+        |d| i64::from(d.inactive_connections),
+    ),
+    (
+        "real_server_persistent_connections",
+        "Persistence templates (kernel)",
+        |d| i64::from(d.persistent_connections),
+    ),
+    ("real_server_weight", "Weight in the kernel table", |d| {
+        i64::from(d.destination.weight)
+    }),
+];
+
 fn register_kernel(registry: &mut Registry, scrape: &Scrape) {
     let status = scrape.status;
     let mut services = Vec::new();
@@ -368,108 +446,20 @@ fn register_kernel(registry: &mut Registry, scrape: &Scrape) {
             destinations.push((labels, d));
         }
     }
-    let per_service = |f: fn(&crate::ipvs::types::ServiceState) -> u64| {
-        services
+    for (name, help, read) in SERVICE_TOTALS {
+        let values = services.iter().map(|(l, s)| (l.clone(), read(&s.stats)));
+        totals(registry, name, help, values);
+    }
+    for (name, help, read) in SERVICE_RATES {
+        let values = services
             .iter()
-            .map(move |(l, s)| (l.clone(), f(s)))
-            .collect::<Vec<_>>()
-    };
-    totals(
-        registry,
-        "virtual_server_connections",
-        "Connections scheduled (kernel)",
-        per_service(|s| s.stats.connections),
-    );
-    totals(
-        registry,
-        "virtual_server_in_packets",
-        "Packets in (kernel)",
-        per_service(|s| s.stats.in_packets),
-    );
-    totals(
-        registry,
-        "virtual_server_out_packets",
-        "Packets out (kernel)",
-        per_service(|s| s.stats.out_packets),
-    );
-    totals(
-        registry,
-        "virtual_server_in_bytes",
-        "Bytes in (kernel)",
-        per_service(|s| s.stats.in_bytes),
-    );
-    totals(
-        registry,
-        "virtual_server_out_bytes",
-        "Bytes out (kernel)",
-        per_service(|s| s.stats.out_bytes),
-    );
-    let rate = |f: fn(&crate::ipvs::types::ServiceState) -> u64| {
-        services
-            .iter()
-            .map(move |(l, s)| (l.clone(), clamp(f(s))))
-            .collect::<Vec<_>>()
-    };
-    gauges(
-        registry,
-        "virtual_server_connections_per_second",
-        "New connections per second (kernel estimate)",
-        rate(|s| s.stats.cps),
-    );
-    gauges(
-        registry,
-        "virtual_server_in_packets_per_second",
-        "Packets in per second (kernel estimate)",
-        rate(|s| s.stats.in_pps),
-    );
-    gauges(
-        registry,
-        "virtual_server_out_packets_per_second",
-        "Packets out per second (kernel estimate)",
-        rate(|s| s.stats.out_pps),
-    );
-    gauges(
-        registry,
-        "virtual_server_in_bytes_per_second",
-        "Bytes in per second (kernel estimate)",
-        rate(|s| s.stats.in_bps),
-    );
-    gauges(
-        registry,
-        "virtual_server_out_bytes_per_second",
-        "Bytes out per second (kernel estimate)",
-        rate(|s| s.stats.out_bps),
-    );
-    let per_destination = |f: fn(&crate::ipvs::types::DestinationState) -> i64| {
-        destinations
-            .iter()
-            .map(move |(l, d)| (l.clone(), f(d)))
-            .collect::<Vec<_>>()
-    };
-    gauges(
-        registry,
-        "real_server_active_connections",
-        "Active connections (kernel)",
-        per_destination(|d| i64::from(d.active_connections)),
-    );
-    gauges(
-        registry,
-        "real_server_inactive_connections",
-        "Inactive connections (kernel)",
-        per_destination(|d| i64::from(d.inactive_connections)),
-    );
-    gauges(
-        registry,
-        "real_server_persistent_connections",
-        "Persistence templates (kernel)",
-        per_destination(|d| i64::from(d.persistent_connections)),
-    );
-    gauges(
-        registry,
-        "real_server_weight",
-        "Weight in the kernel table",
-        per_destination(|d| i64::from(d.destination.weight)),
-    );
+            .map(|(l, s)| (l.clone(), clamp(read(&s.stats))));
+        gauges(registry, name, help, values);
+    }
+    for (name, help, read) in DESTINATION_GAUGES {
+        let values = destinations.iter().map(|(l, d)| (l.clone(), read(d)));
+        gauges(registry, name, help, values);
+    }
     totals(
         registry,
         "real_server_connections",

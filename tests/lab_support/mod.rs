@@ -50,3 +50,26 @@ pub fn run(cmd: &str, args: &[&str]) -> String {
     );
     String::from_utf8(output.stdout).unwrap_or_else(|e| panic!("`{line}`: output not UTF-8: {e}"))
 }
+
+/// Runs a snippet with the demo's shell functions (tests/lab/demo.sh) in a fresh
+/// director namespace, `$SHOAL` naming the crate's binary, and returns its output; panics
+/// with the output when it fails. The `EXIT` trap stops shoal and removes the client and
+/// real server namespaces however the snippet ends; the director's own devices go with
+/// its namespace when the thread ends.
+pub fn demo(snippet: &str) -> String {
+    in_fresh_netns(|| {
+        let script = format!(". /lab/prelude.sh; . /lab/demo.sh; trap demo_stop EXIT; {snippet}");
+        let output = Command::new("sh")
+            .args(["-c", &script])
+            .env("SHOAL", env!("CARGO_BIN_EXE_shoal"))
+            .output()
+            .expect("sh runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(output.status.success(), "{text}");
+        text
+    })
+}
