@@ -25,7 +25,6 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::middleware;
-use axum::routing::{get, post};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, MemoryStore, SessionManagerLayer};
 
@@ -74,9 +73,6 @@ pub fn router(state: State, settings: &WebSettings) -> Router {
             ),
         ));
     pages::routes()
-        .route("/static/shoal.css", get(pages::stylesheet))
-        .route("/login", get(pages::login::form).post(pages::login::submit))
-        .route("/logout", post(pages::login::logout))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             security::same_origin_and_token,

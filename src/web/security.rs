@@ -36,8 +36,10 @@ pub const CSRF_FIELD: &str = "csrf";
 pub const FORM_LIMIT: usize = 256 * 1024;
 
 /// Paths served without a login: the login page itself and its stylesheet.
+pub const PUBLIC_PATHS: [&str; 2] = ["/login", "/static/shoal.css"];
+
 fn is_public(path: &str) -> bool {
-    matches!(path, "/login" | "/static/shoal.css")
+    PUBLIC_PATHS.contains(&path)
 }
 
 /// Adds the headers that keep the pages from being framed, sniffed, cached or made to
