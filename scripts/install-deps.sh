@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
     netbase    # /etc/services: lvs.cf ports may be service names ("port = http")
     util-linux # mount/umount: the atomic-write tests use small tmpfs mounts
+    chromium        # headless browser for the web UI's end-to-end tests (tests/web_e2e.rs)
+    chromium-driver # chromedriver: the WebDriver server the e2e tests drive it through
 )
 
 missing=()
