@@ -1,6 +1,8 @@
 //! The daemon's status as the CONTROL/MONITORING page shows it: plain rows of text, so
 //! the template only lays them out (and escapes them).
 
+use std::collections::HashMap;
+
 use crate::control::{ServerHealth, StatusReport};
 use crate::ipvs::render;
 use crate::ipvs::types::{ServiceState, socket_text};
@@ -77,8 +79,10 @@ impl Control {
         history: &[crate::daemon::history::ServiceHistory],
         now_minute: u64,
     ) -> Control {
+        let by_line: HashMap<&str, &crate::daemon::history::ServiceHistory> =
+            history.iter().map(|h| (h.service.as_str(), h)).collect();
         for row in &mut self.services {
-            if let Some(series) = history.iter().find(|h| h.service == row.line) {
+            if let Some(series) = by_line.get(row.line.as_str()) {
                 row.chart = Some(Chart::of(&series.points, now_minute));
             }
         }
@@ -138,7 +142,16 @@ impl Control {
     }
 }
 
+/// Each real server's health by (virtual server, real server) name: looked up once per
+/// row of the table, so the page stays linear in the number of real servers.
+type HealthIndex<'a> = HashMap<(&'a str, &'a str), &'a ServerHealth>;
+
 fn rows(report: &StatusReport) -> Vec<ServiceRow> {
+    let health: HealthIndex = report
+        .health
+        .iter()
+        .map(|h| ((h.service.as_str(), h.server.as_str()), h))
+        .collect();
     report
         .services
         .iter()
@@ -146,7 +159,7 @@ fn rows(report: &StatusReport) -> Vec<ServiceRow> {
         .map(|(i, service)| {
             let names = report.names.get(i).cloned().unwrap_or_default();
             let name = names.service.clone().unwrap_or_default();
-            let servers = servers(service, &names.servers, &name, &report.health);
+            let servers = servers(service, &names.servers, &name, &health);
             ServiceRow {
                 line: render::service_line(&service.service),
                 cps: service.stats.cps,
@@ -162,7 +175,7 @@ fn servers(
     service: &ServiceState,
     names: &[Option<String>],
     service_name: &str,
-    health: &[ServerHealth],
+    health: &HealthIndex,
 ) -> Vec<ServerRow> {
     service
         .destinations
@@ -170,9 +183,7 @@ fn servers(
         .enumerate()
         .map(|(j, d)| {
             let name = names.get(j).cloned().flatten().unwrap_or_default();
-            let checked = health
-                .iter()
-                .find(|h| h.service == service_name && h.server == name);
+            let checked = health.get(&(service_name, name.as_str())).copied();
             ServerRow {
                 address: socket_text(d.destination.address, d.destination.port),
                 forward: d.destination.forward.ipvsadm_name().to_string(),
@@ -275,5 +286,112 @@ mod tests {
         assert_eq!((chart.cps_top.as_str(), chart.active_top), ("50.0", 14));
         // Older than an hour: off the chart.
         assert_eq!(Chart::of(&points, 1070).cps, "120,2 300,31");
+    }
+
+    fn destination(address: &str) -> serde_json::Value {
+        let zero = serde_json::json!({
+            "connections": 0, "in_packets": 0, "out_packets": 0, "in_bytes": 0,
+            "out_bytes": 0, "cps": 0, "in_pps": 0, "out_pps": 0, "in_bps": 0, "out_bps": 0
+        });
+        serde_json::json!({
+            "destination": {
+                "address": address, "port": 80, "forward": "Masquerade", "weight": 1,
+                "upper_threshold": 0, "lower_threshold": 0,
+                "tunnel": {"kind": "Ipip", "port": 0, "flags": 0}
+            },
+            "active_connections": 0, "inactive_connections": 0,
+            "persistent_connections": 0, "stats": zero
+        })
+    }
+
+    fn service(vip: &str, servers: &[&str]) -> serde_json::Value {
+        serde_json::json!({
+            "service": {
+                "key": {"Address": {"protocol": "Tcp", "address": vip, "port": 80}},
+                "scheduler": "wlc", "flags": 2, "timeout": 0, "netmask": 4294967295u32,
+                "pe_name": null
+            },
+            "stats": {
+                "connections": 0, "in_packets": 0, "out_packets": 0, "in_bytes": 0,
+                "out_bytes": 0, "cps": 7, "in_pps": 0, "out_pps": 0, "in_bps": 0, "out_bps": 0
+            },
+            "destinations": servers.iter().map(|a| destination(a)).collect::<Vec<_>>()
+        })
+    }
+
+    fn health(service: &str, server: &str, state: &str, operator: &str) -> serde_json::Value {
+        serde_json::json!({
+            "service": service, "server": server, "health": state, "weight": 1,
+            "operator": operator, "latency_ms": 0.5, "failures": 0, "stalled": false,
+            "detail": format!("{service}/{server} probed")
+        })
+    }
+
+    #[test]
+    fn each_real_server_shows_the_health_of_its_own_virtual_server() {
+        // The same real server name in two virtual servers, with different health.
+        let report: StatusReport = serde_json::from_value(serde_json::json!({
+            "state": "active", "dry_run": false, "lvs_cf": "lvs.cf", "serial_no": 3,
+            "info": null,
+            "services": [
+                service("192.0.2.10", &["198.51.100.11", "198.51.100.12"]),
+                service("192.0.2.11", &["198.51.100.11"]),
+            ],
+            "names": [
+                {"service": "http", "servers": ["web1", "web2"]},
+                {"service": "ftp", "servers": ["web1"]},
+            ],
+            "kernel_error": null,
+            "health": [
+                health("ftp", "web1", "down", "none"),
+                health("http", "web2", "up", "drain"),
+                health("http", "web1", "up", "none"),
+            ],
+        }))
+        .expect("a status report");
+        let control = Control::from_report(&report);
+        assert_eq!(control.serial, "3");
+        assert_eq!(control.role, "single director");
+        let shown: Vec<(&str, &str, &str, &str, &str)> = control
+            .services
+            .iter()
+            .flat_map(|s| {
+                s.servers.iter().map(move |r| {
+                    (
+                        s.name.as_str(),
+                        r.name.as_str(),
+                        r.health.as_str(),
+                        r.operator.as_str(),
+                        r.detail.as_str(),
+                    )
+                })
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("http", "web1", "up", "", "http/web1 probed"),
+                ("http", "web2", "up", "drain", "http/web2 probed"),
+                ("ftp", "web1", "down", "", "ftp/web1 probed"),
+            ]
+        );
+        assert_eq!(control.services[0].cps, 7);
+        assert_eq!(control.services[0].line, "TCP  192.0.2.10:80 wlc");
+    }
+
+    #[test]
+    fn a_server_without_a_check_shows_a_dash() {
+        let report: StatusReport = serde_json::from_value(serde_json::json!({
+            "state": "active", "dry_run": true, "lvs_cf": "lvs.cf", "serial_no": 1,
+            "info": null,
+            "services": [service("192.0.2.10", &["198.51.100.11"])],
+            "names": [{"service": "http", "servers": [null]}],
+            "kernel_error": null,
+        }))
+        .expect("a status report");
+        let control = Control::from_report(&report);
+        let server = &control.services[0].servers[0];
+        assert_eq!((server.name.as_str(), server.health.as_str()), ("", "-"));
+        assert!(control.dry_run);
     }
 }
