@@ -400,8 +400,9 @@ pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| format!("({}: {e})", path.display()))
 }
 
-/// An lvs.cf of `virtuals` virtual servers with `reals` real servers each, documentation
-/// and test addresses only (the dry-run daemon never sends to them).
+/// An lvs.cf of `virtuals` (up to 6,250) virtual servers with `reals` (up to 10) real
+/// servers each, on benchmarking addresses (198.18.0.0/15) that the dry-run daemon never
+/// sends to.
 pub fn generated_lvs_cf(virtuals: usize, reals: usize) -> String {
     let mut text =
         String::from("serial_no = 1\nprimary = 192.0.2.1\nservice = lvs\nnetwork = direct\n");
@@ -414,8 +415,8 @@ pub fn generated_lvs_cf(virtuals: usize, reals: usize) -> String {
         for r in 0..reals {
             text.push_str(&format!(
                 "    server rs{v:04}-{r:02} {{\n        address = 198.19.{}.{}\n        active = 1\n        weight = {}\n    }}\n",
-                v / 250,
-                (v % 250) + r + 1,
+                v / 25,
+                (v % 25) * 10 + r + 1,
                 r + 1
             ));
         }
