@@ -636,16 +636,24 @@ fn assert_security_headers(reply: &Reply, what: &str) {
 fn assert_nothing_inline(reply: &Reply, what: &str) {
     let body = reply.body.to_ascii_lowercase();
     for inline in [
-        "<script",
         "<style",
         " style=",
         " onclick=",
         " onload=",
+        " onsubmit=",
         "javascript:",
     ] {
         assert!(
             !body.contains(inline),
             "{what} has {inline}, which the CSP blocks"
+        );
+    }
+    // A script element must load a file; one with its code inline is blocked.
+    for (at, _) in body.match_indices("<script") {
+        let tag = body[at..].split_once('>').map_or("", |(tag, _)| tag);
+        assert!(
+            tag.contains(" src="),
+            "{what} has an inline script, which the CSP blocks"
         );
     }
 }
