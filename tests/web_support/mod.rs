@@ -636,29 +636,75 @@ pub fn raw(to: SocketAddr, local: Option<IpAddr>, request: &[u8]) -> std::io::Re
     Ok(got)
 }
 
-/// Sample values for a path parameter: the daemon's actions and names from the sample
-/// lvs.cf, so a route that acts on something would act on something real.
-pub const PARAMETER_SAMPLES: [&str; 7] =
-    ["stop", "start", "restart", "reload", "http", "web1", "0"];
+/// Sample values for path parameters, by the parameter's name, taken from the sample
+/// lvs.cf and the pages' actions, so that a route acting on something would act on
+/// something real (`/virtual/0/http/real/0/web1`); a parameter not named here gets the
+/// generic list.
+pub const PARAMETER_SAMPLES: [(&str, &[&str]); 6] = [
+    (
+        "action",
+        &["stop", "start", "restart", "reload", "enable", "disable"],
+    ),
+    ("index", &["0", "1"]),
+    ("name", &["http", "ftp"]),
+    ("server", &["0", "1"]),
+    ("server_name", &["web1", "ftp2"]),
+    ("", &["stop", "http", "web1", "0", "1", "delete"]),
+];
 
-/// Every concrete path for a route: each `{parameter}` filled with each sample in turn
-/// (all parameters of one path with the same sample).
-pub fn concrete_paths(route: &str) -> Vec<String> {
-    if !route.contains('{') {
-        return vec![route.to_string()];
-    }
+fn samples_for(parameter: &str) -> &'static [&'static str] {
+    let name = parameter.trim_start_matches('*');
     PARAMETER_SAMPLES
         .iter()
-        .map(|sample| {
+        .find(|(known, _)| *known == name)
+        .or_else(|| PARAMETER_SAMPLES.iter().find(|(known, _)| known.is_empty()))
+        .map(|(_, samples)| *samples)
+        .unwrap_or(&[])
+}
+
+/// Every concrete path for a route: variant k gives each `{parameter}` its k-th sample
+/// (cycling through shorter lists), for as many variants as the longest list has.
+pub fn concrete_paths(route: &str) -> Vec<String> {
+    let parameters: Vec<&str> = route
+        .split('{')
+        .skip(1)
+        .filter_map(|part| part.split_once('}').map(|(name, _)| name))
+        .collect();
+    let variants = parameters
+        .iter()
+        .map(|p| samples_for(p).len())
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    (0..variants)
+        .map(|k| {
             let mut out = String::new();
             let mut rest = route;
             while let Some((before, after)) = rest.split_once('{') {
                 out.push_str(before);
-                rest = after.split_once('}').map_or("", |(_, tail)| tail);
-                out.push_str(sample);
+                let (name, tail) = after.split_once('}').unwrap_or((after, ""));
+                let samples = samples_for(name);
+                out.push_str(
+                    samples
+                        .get(k % samples.len().max(1))
+                        .copied()
+                        .unwrap_or("x"),
+                );
+                rest = tail;
             }
             out.push_str(rest);
             out
         })
         .collect()
+}
+
+#[test]
+fn route_parameters_get_samples_by_name() {
+    assert_eq!(concrete_paths("/control"), ["/control"]);
+    assert_eq!(
+        concrete_paths("/virtual/{index}/{name}/real/{server}/{server_name}"),
+        ["/virtual/0/http/real/0/web1", "/virtual/1/ftp/real/1/ftp2"]
+    );
+    assert_eq!(concrete_paths("/control/{action}").len(), 6);
+    assert_eq!(concrete_paths("/x/{other}")[0], "/x/stop");
 }
