@@ -76,7 +76,7 @@ impl Untouched {
             "{after}: the daemon planned kernel operations (a start, stop or restart got through)"
         );
         let log = lab.web_log();
-        for action in ["start", "stop", "restart", "reload"] {
+        for action in ["start", "stop", "restart", "reload", "sync"] {
             assert!(
                 !log.contains(&format!("web UI: {action}:")),
                 "{after}: the UI asked the daemon to {action}:\n{log}"

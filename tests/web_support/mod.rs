@@ -643,7 +643,9 @@ pub fn raw(to: SocketAddr, local: Option<IpAddr>, request: &[u8]) -> std::io::Re
 pub const PARAMETER_SAMPLES: [(&str, &[&str]); 6] = [
     (
         "action",
-        &["stop", "start", "restart", "reload", "enable", "disable"],
+        &[
+            "stop", "start", "restart", "reload", "sync", "enable", "disable",
+        ],
     ),
     ("index", &["0", "1"]),
     ("name", &["http", "ftp"]),
@@ -705,6 +707,6 @@ fn route_parameters_get_samples_by_name() {
         concrete_paths("/virtual/{index}/{name}/real/{server}/{server_name}"),
         ["/virtual/0/http/real/0/web1", "/virtual/1/ftp/real/1/ftp2"]
     );
-    assert_eq!(concrete_paths("/control/{action}").len(), 6);
+    assert_eq!(concrete_paths("/control/{action}").len(), 7);
     assert_eq!(concrete_paths("/x/{other}")[0], "/x/stop");
 }
