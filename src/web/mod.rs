@@ -50,6 +50,8 @@ pub struct WebState {
     pub session_max: Duration,
     /// The versions of lvs.cf that forms were recently made from, to show a conflict.
     pub versions: form::Versions,
+    /// The last lvs.cf checked for a page.
+    pub checked: pages::edit::Checked,
     /// Host and service names in lvs.cf, as `shoal check` resolves them.
     pub resolver: SystemResolver,
     /// The kernel's schedulers, as `shoal check` knows them.
@@ -154,6 +156,7 @@ pub async fn bind(
         tls: tls.is_some(),
         session_max: Duration::from_secs(settings.session_max),
         versions: form::Versions::default(),
+        checked: pages::edit::Checked::default(),
         resolver: SystemResolver::new(),
         kernel: KernelFeatures::detect(),
     });
