@@ -230,6 +230,7 @@ mod tests {
             tls: false,
             session_max: Duration::from_secs(60),
             versions: Default::default(),
+            checked: Default::default(),
             resolver: crate::config::resolve::SystemResolver::new(),
             kernel: crate::config::KernelFeatures::detect(),
         });
