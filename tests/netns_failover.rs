@@ -500,3 +500,60 @@ fn metrics_show_each_node_its_role_the_live_peer_and_the_heartbeats() {
         assert!(accepted >= 3, "{director}: {accepted} heartbeats accepted");
     }
 }
+
+/// A node that gives the VIP up stops announcing it. The backup, started alone, takes the
+/// VIP and begins its burst of announcements (garp_count 5, one a second); the primary
+/// starts and takes the VIP back (preempt), announcing it in turn. The client's entry
+/// moves to the primary and stays there: the rest of the backup's burst, which would
+/// tell the network for four more seconds that the VIP is at the backup's MAC (where
+/// nothing answers for it any more), is not sent.
+#[test]
+fn a_node_that_gives_the_vip_up_stops_announcing_it() {
+    let lan = lan();
+    let root = tempfile::tempdir().expect("tempdir");
+    let mut n1 = Director::new("n1", root.path(), true);
+    let mut n2 = Director::new("n2", root.path(), true);
+    n2.start(&lan);
+    wait(
+        "the backup, alone, holds the VIP",
+        Duration::from_secs(10),
+        || holds_vip(&lan, "n2"),
+    );
+    lan.enter("c", || {
+        let vip = std::net::SocketAddr::new(VIP.parse().expect("VIP"), 9);
+        let _ = std::net::TcpStream::connect_timeout(&vip, Duration::from_secs(2));
+    });
+    assert!(
+        client_entry(&lan).contains(&mac(&lan, "n2")),
+        "{}",
+        client_entry(&lan)
+    );
+    n1.start(&lan);
+    wait(
+        "the primary takes the VIP back",
+        Duration::from_secs(10),
+        || holds_vip(&lan, "n1") && !holds_vip(&lan, "n2"),
+    );
+    let primary_mac = mac(&lan, "n1");
+    wait(
+        "the client's entry moves to the primary",
+        Duration::from_secs(3),
+        || client_entry(&lan).contains(&primary_mac),
+    );
+    let watched = Instant::now();
+    while watched.elapsed() < Duration::from_millis(4500) {
+        assert!(
+            client_entry(&lan).contains(&primary_mac),
+            "{:?} after the move, the client's entry is {} (the primary's MAC is {primary_mac}): the backup still announces the VIP\n--- the backup's log:\n{}",
+            watched.elapsed(),
+            client_entry(&lan),
+            n2.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        n2.log().contains("announced 192.0.2.10 on eth0 (1/5)"),
+        "{}",
+        n2.log()
+    );
+}

@@ -1,11 +1,12 @@
 //! The floating addresses of the active node: every active VIP and the NAT router,
 //! plumbed with their Piranha `eth0:1` labels and announced with gratuitous ARP.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
+use tokio::task::AbortHandle;
 
 use tracing::{info, warn};
 
@@ -99,6 +100,10 @@ pub struct Addresses {
     net: Option<NetHandle>,
     added: HashSet<Floating>,
     held: HashSet<Floating>,
+    /// The announcement burst of each address that has one running: a new burst replaces
+    /// it, and it ends when the address is given up (a node that no longer holds an
+    /// address must not go on telling the network that it is here).
+    announcing: HashMap<Floating, AbortHandle>,
 }
 
 impl Addresses {
@@ -113,6 +118,7 @@ impl Addresses {
             net,
             added: HashSet::new(),
             held: HashSet::new(),
+            announcing: HashMap::new(),
         })
     }
 
@@ -167,7 +173,7 @@ impl Addresses {
                     }
                     self.held.insert(floating.clone());
                     if new && !announce_all {
-                        spawn_announcements(floating, garp);
+                        announce_again(&mut self.announcing, floating, garp);
                     }
                 }
                 Err(e) => {
@@ -178,7 +184,7 @@ impl Addresses {
         }
         if announce_all {
             for floating in wanted.iter().filter(|f| self.held.contains(*f)) {
-                spawn_announcements(floating, garp);
+                announce_again(&mut self.announcing, floating, garp);
             }
         }
         errors
@@ -187,6 +193,9 @@ impl Addresses {
     async fn remove(&mut self, floating: &Floating) -> Result<(), String> {
         self.added.remove(floating);
         self.held.remove(floating);
+        if let Some(task) = self.announcing.remove(floating) {
+            task.abort();
+        }
         let Some(net) = &self.net else {
             info!("would remove address {floating}");
             return Ok(());
@@ -233,9 +242,22 @@ impl Addresses {
     }
 }
 
+/// Starts a burst of announcements of `floating`, in place of the one it may have running.
+fn announce_again(
+    announcing: &mut HashMap<Floating, AbortHandle>,
+    floating: &Floating,
+    garp: (u32, Duration),
+) {
+    announcing.retain(|_, task| !task.is_finished());
+    let task = spawn_announcements(floating, garp);
+    if let Some(previous) = announcing.insert(floating.clone(), task) {
+        previous.abort();
+    }
+}
+
 /// Gratuitous ARP (or unsolicited NA) `count` times, in the background so the
 /// supervisor is never held up by the interval between them.
-fn spawn_announcements(floating: &Floating, (count, interval): (u32, Duration)) {
+fn spawn_announcements(floating: &Floating, (count, interval): (u32, Duration)) -> AbortHandle {
     let link = floating.link().to_string();
     let address = floating.address;
     tokio::spawn(async move {
@@ -246,7 +268,8 @@ fn spawn_announcements(floating: &Floating, (count, interval): (u32, Duration)) 
         if let Err(e) = sent {
             warn!("{e}");
         }
-    });
+    })
+    .abort_handle()
 }
 
 /// Runs `active_cmd` / `inactive_cmd`: split on blanks, no shell, as Piranha did.
