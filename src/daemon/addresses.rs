@@ -12,7 +12,7 @@ use tracing::{info, warn};
 
 use crate::config::model::{Config, InterfaceAddress, Netmask, ServiceKind, VirtualServer};
 use crate::net::garp::base_device;
-use crate::net::{AddressChange, AddressError, NetHandle, announce};
+use crate::net::{AddressChange, AddressError, Announcer, NetHandle, announce};
 
 /// An address the configuration wants on this node while it is active.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -242,34 +242,45 @@ impl Addresses {
     }
 }
 
-/// Starts a burst of announcements of `floating`, in place of the one it may have running.
+/// Starts a burst of announcements of `floating`, in place of the one it may have running:
+/// the first at once, from the caller (which has just added the address: a task would
+/// wait until the supervisor next yields, after the rest of the activation), the others
+/// `interval` apart in the background.
 fn announce_again(
     announcing: &mut HashMap<Floating, AbortHandle>,
     floating: &Floating,
-    garp: (u32, Duration),
+    (count, interval): (u32, Duration),
 ) {
     announcing.retain(|_, task| !task.is_finished());
-    let task = spawn_announcements(floating, garp);
-    if let Some(previous) = announcing.insert(floating.clone(), task) {
+    if let Some(previous) = announcing.remove(floating) {
         previous.abort();
     }
-}
-
-/// Gratuitous ARP (or unsolicited NA) `count` times, in the background so the
-/// supervisor is never held up by the interval between them.
-fn spawn_announcements(floating: &Floating, (count, interval): (u32, Duration)) -> AbortHandle {
+    if count == 0 {
+        return;
+    }
     let link = floating.link().to_string();
     let address = floating.address;
-    tokio::spawn(async move {
-        let sent = announce(&link, address, None, count, interval, |number, _| {
-            info!("announced {address} on {link} ({number}/{count})");
+    let first = Announcer::open(&link, None)
+        .map_err(|e| e.to_string())
+        .and_then(|announcer| announcer.send(address).map_err(|e| e.to_string()));
+    match first {
+        Ok(_) => info!("announced {address} on {link} (1/{count})"),
+        Err(e) => warn!("cannot announce {address} on {link}: {e}"),
+    }
+    if count == 1 {
+        return;
+    }
+    let rest = tokio::spawn(async move {
+        tokio::time::sleep(interval).await;
+        let sent = announce(&link, address, None, count - 1, interval, |number, _| {
+            info!("announced {address} on {link} ({}/{count})", number + 1);
         })
         .await;
         if let Err(e) = sent {
             warn!("{e}");
         }
-    })
-    .abort_handle()
+    });
+    announcing.insert(floating.clone(), rest.abort_handle());
 }
 
 /// Runs `active_cmd` / `inactive_cmd`: split on blanks, no shell, as Piranha did.

@@ -658,21 +658,18 @@ impl Runtime {
         let action = self.machine.handle(input, now);
         let event = match action {
             Action::Nothing => None,
-            Action::Activate(cause) => {
-                tracing::info!(%cause, "activating");
-                Some(HaEvent::Activate { cause })
-            }
-            Action::Deactivate(cause) => {
-                tracing::info!(%cause, "deactivating");
-                Some(HaEvent::Deactivate { cause })
-            }
-            Action::Reannounce => {
-                tracing::info!("backup heard active: re-announcing");
-                Some(HaEvent::Reannounce)
-            }
+            Action::Activate(cause) => Some(HaEvent::Activate { cause }),
+            Action::Deactivate(cause) => Some(HaEvent::Deactivate { cause }),
+            Action::Reannounce => Some(HaEvent::Reannounce),
         };
         if let Some(event) = event {
-            let _ = self.events.send(event);
+            // The daemon first, the log after.
+            let _ = self.events.send(event.clone());
+            match event {
+                HaEvent::Activate { cause } => tracing::info!(%cause, "activating"),
+                HaEvent::Deactivate { cause } => tracing::info!(%cause, "deactivating"),
+                _ => tracing::info!("backup heard active: re-announcing"),
+            }
         }
         if self.machine.announcement() != before {
             self.send_heartbeats(sockets).await;

@@ -335,7 +335,15 @@ impl NetHandle {
         Ok(addresses)
     }
 
+    /// The link's index: from `if_nametoindex` (one system call: taking over a VIP waits
+    /// for it), or from rtnetlink when that fails, for its error.
     async fn index_for(&self, link: &str) -> Result<u32, AddressCause> {
+        if let Some(index) = super::packet::interface_index(link)
+            .ok()
+            .and_then(|index| u32::try_from(index).ok())
+        {
+            return Ok(index);
+        }
         self.link_index(link).await.map_err(|e| match e {
             AddressError::Read { cause, .. } | AddressError::Change { cause, .. } => cause,
             AddressError::Connect(e) => AddressCause::Kernel(e),
