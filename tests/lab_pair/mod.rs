@@ -970,14 +970,14 @@ const ETH_P_ARP: u16 = 0x0806;
 /// An AF_PACKET socket for ARP frames, in the calling thread's namespace, with a 50 ms
 /// receive timeout.
 fn arp_socket() -> OwnedFd {
+    packet_socket(ETH_P_ARP, None)
+}
+
+/// An AF_PACKET socket receiving `protocol` (on `device` only, when given), in the calling
+/// thread's namespace, with a 50 ms receive timeout.
+fn packet_socket(protocol: u16, device: Option<&str>) -> OwnedFd {
     // SAFETY: plain socket creation; the descriptor is owned at once.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_PACKET,
-            libc::SOCK_RAW,
-            i32::from(ETH_P_ARP.to_be()),
-        )
-    };
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(protocol.to_be())) };
     assert!(
         fd >= 0,
         "AF_PACKET socket: {}",
@@ -985,6 +985,32 @@ fn arp_socket() -> OwnedFd {
     );
     // SAFETY: fd is a new descriptor nothing else owns.
     let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+    if let Some(device) = device {
+        let name = std::ffi::CString::new(device).expect("device name");
+        // SAFETY: a NUL-terminated name.
+        let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
+        assert!(index > 0, "{device}: {}", std::io::Error::last_os_error());
+        // SAFETY: an all-zero sockaddr_ll is valid; the fields set make it a bind to
+        // the device for `protocol`.
+        let mut address: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        address.sll_family = libc::AF_PACKET as u16;
+        address.sll_protocol = protocol.to_be();
+        address.sll_ifindex = i32::try_from(index).expect("ifindex");
+        // SAFETY: a valid sockaddr_ll of the size given.
+        let rc = unsafe {
+            libc::bind(
+                socket.as_raw_fd(),
+                (&raw const address).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(
+            rc,
+            0,
+            "bind to {device}: {}",
+            std::io::Error::last_os_error()
+        );
+    }
     let timeout = libc::timeval {
         tv_sec: 0,
         tv_usec: 50_000,
@@ -1001,6 +1027,132 @@ fn arp_socket() -> OwnedFd {
     };
     assert_eq!(rc, 0, "SO_RCVTIMEO: {}", std::io::Error::last_os_error());
     socket
+}
+
+/// What a [`PortWatch`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Frame {
+    /// A heartbeat (shoal, UDP port 539) or a VRRP advertisement (IP protocol 112) to
+    /// the watched director.
+    Heartbeat,
+    /// An ARP frame from the watched director saying the VIP is at its MAC.
+    Announcement,
+}
+
+/// Timestamps, on the switch's port of one director, the heartbeats (or VRRP
+/// advertisements) it receives and the announcements of the VIP it sends: the time from
+/// the peer's last heartbeat to the director's first announcement is its detection and
+/// takeover, free of the phase of the heartbeats against the failure.
+pub struct PortWatch {
+    stop: Arc<AtomicBool>,
+    seen: Arc<Mutex<Vec<(Instant, Frame)>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl PortWatch {
+    pub fn start(lan: &Lan, role: &str) -> PortWatch {
+        const ETH_P_ALL: u16 = 0x0003;
+        let port = format!("p-{role}-eth0");
+        let socket = lan.ns.enter("sw", || packet_socket(ETH_P_ALL, Some(&port)));
+        let mac = parse_mac(&lan.mac(role)).expect("MAC");
+        let stop = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let thread = {
+            let (stop, seen) = (stop.clone(), seen.clone());
+            std::thread::spawn(move || watch_port(&socket, mac, &stop, &seen))
+        };
+        PortWatch {
+            stop,
+            seen,
+            thread: Some(thread),
+        }
+    }
+
+    /// The last heartbeat the director received before `at`.
+    pub fn last_heartbeat(&self, at: Instant) -> Option<Instant> {
+        self.seen
+            .lock()
+            .expect("seen")
+            .iter()
+            .filter(|(when, frame)| *frame == Frame::Heartbeat && *when <= at)
+            .map(|(when, _)| *when)
+            .max()
+    }
+
+    /// The director's first announcement of the VIP after `at`.
+    pub fn first_announcement(&self, at: Instant) -> Option<Instant> {
+        self.seen
+            .lock()
+            .expect("seen")
+            .iter()
+            .filter(|(when, frame)| *frame == Frame::Announcement && *when >= at)
+            .map(|(when, _)| *when)
+            .min()
+    }
+}
+
+impl Drop for PortWatch {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let bytes: Vec<u8> = text
+        .split(':')
+        .map(|b| u8::from_str_radix(b, 16))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    bytes.try_into().ok()
+}
+
+fn watch_port(
+    socket: &OwnedFd,
+    mac: [u8; 6],
+    stop: &AtomicBool,
+    seen: &Mutex<Vec<(Instant, Frame)>>,
+) {
+    let vip: Ipv4Addr = VIP.parse().expect("VIP");
+    let mut frame = [0u8; 128];
+    while !stop.load(Ordering::SeqCst) {
+        // SAFETY: reads at most frame.len() bytes into the buffer.
+        let n = unsafe {
+            libc::recv(
+                socket.as_raw_fd(),
+                frame.as_mut_ptr().cast(),
+                frame.len(),
+                0,
+            )
+        };
+        let at = Instant::now();
+        let Ok(n) = usize::try_from(n) else { continue };
+        if n < 42 {
+            continue;
+        }
+        let kind = match [frame[12], frame[13]] {
+            [0x08, 0x06] if frame[22..28] == mac && frame[28..32] == vip.octets() => {
+                Some(Frame::Announcement)
+            }
+            [0x08, 0x00] if frame[6..12] != mac && (frame[0..6] == mac || frame[0] & 1 == 1) => {
+                let header = usize::from(frame[14] & 0x0f) * 4;
+                let port = |at: usize| u16::from_be_bytes([frame[at], frame[at + 1]]);
+                match frame[23] {
+                    112 => Some(Frame::Heartbeat),
+                    17 if n >= 14 + header + 4 && port(14 + header + 2) == 539 => {
+                        Some(Frame::Heartbeat)
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            seen.lock().expect("seen").push((at, kind));
+        }
+    }
 }
 
 fn watch_arp(socket: &OwnedFd, stop: &AtomicBool, seen: &Mutex<Vec<(Instant, String)>>) {
