@@ -109,6 +109,26 @@ fn fetching(lan: &Lan, directors: &[Director; 2], timeout: Duration) -> Prober {
     prober
 }
 
+/// Waits for 5 answers through d1; fails with what happened otherwise.
+fn started_conversation(lan: &Lan, directors: &[Director; 2], conversation: &Conversation) {
+    let started = Instant::now();
+    loop {
+        let exchanges = conversation.exchanges();
+        let errors = exchanges.iter().any(|x| x.result.is_err());
+        if !errors && exchanges.iter().filter(|x| x.result.is_ok()).count() >= 5 {
+            return;
+        }
+        assert!(
+            !errors && started.elapsed() < Duration::from_secs(20),
+            "no 5 answers through d1 after {:?} (client port {}): {exchanges:?}{}",
+            started.elapsed(),
+            conversation.client_port,
+            diagnostics(lan, directors)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn failed(attempts: &[Attempt]) -> Vec<&Attempt> {
     attempts.iter().filter(|a| !a.ok()).collect()
 }
@@ -279,9 +299,27 @@ fn a_killed_shoal_leaves_the_kernel_serving_and_only_fetches_in_flight_at_the_ta
         .iter()
         .filter(|a| !in_flight(a) || !a.result.as_ref().unwrap_err().contains("reset"))
         .collect();
+    let since_kill = |at: Instant| ms(at.saturating_duration_since(killed));
     assert!(
         unexpected.is_empty(),
-        "failures other than resets of fetches in flight at the announcement: {unexpected:?}"
+        "failures other than resets of fetches in flight at the announcement ({} after the kill): {:?}; what the client heard of the VIP: {:?} (d1 is {}, d2 {})",
+        since_kill(moved),
+        unexpected
+            .iter()
+            .map(|a| format!(
+                "{}..{}: {:?}",
+                since_kill(a.started),
+                since_kill(a.finished),
+                a.result
+            ))
+            .collect::<Vec<_>>(),
+        garps
+            .seen()
+            .iter()
+            .map(|(at, mac)| format!("{} {mac}", since_kill(*at)))
+            .collect::<Vec<_>>(),
+        lan.mac("d1"),
+        backup_mac
     );
     // Between the kill and d2's announcement d1's kernel served alone.
     assert!(served_alone > 0);
@@ -318,9 +356,7 @@ fn an_established_connection_goes_on_through_the_backup_with_the_sync_daemon() {
     let conversation =
         Conversation::start(&lan, Duration::from_millis(100), Duration::from_secs(10));
     let port = conversation.client_port;
-    conversation.wait("answers through d1", Duration::from_secs(10), |e| {
-        e.iter().filter(|x| x.result.is_ok()).count() >= 5
-    });
+    started_conversation(&lan, &directors, &conversation);
     let entry = |role: &str| {
         lan.connections(role, ECHO_PORT)
             .into_iter()
@@ -436,9 +472,7 @@ fn without_the_sync_daemon_the_backup_resets_an_established_connection() {
     let mut directors = pair(&lan, &config);
     let conversation =
         Conversation::start(&lan, Duration::from_millis(100), Duration::from_secs(10));
-    conversation.wait("answers through d1", Duration::from_secs(10), |e| {
-        e.iter().filter(|x| x.result.is_ok()).count() >= 5
-    });
+    started_conversation(&lan, &directors, &conversation);
     // Nothing tells d2 about it.
     assert!(lan.connections("d2", ECHO_PORT).is_empty());
     let (failure, _, _) = lan.fail(&mut directors[0]);

@@ -945,6 +945,11 @@ impl GarpWatch {
         }
     }
 
+    /// Every frame heard so far: when, and the MAC it said the VIP is at.
+    pub fn seen(&self) -> Vec<(Instant, String)> {
+        self.seen.lock().expect("seen").clone()
+    }
+
     /// When the client first heard, after `since`, that the VIP is at `mac`.
     pub fn first(&self, mac: &str, since: Instant) -> Option<Instant> {
         self.seen
@@ -1026,7 +1031,50 @@ fn packet_socket(protocol: u16, device: Option<&str>) -> OwnedFd {
         )
     };
     assert_eq!(rc, 0, "SO_RCVTIMEO: {}", std::io::Error::last_os_error());
+    // The kernel's receive time of every frame (read back with SIOCGSTAMPNS): the
+    // watching thread may run well after a frame came, on a busy emulated CPU.
+    let on: libc::c_int = 1;
+    // SAFETY: a valid int of the size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            SO_TIMESTAMPNS,
+            (&raw const on).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "SO_TIMESTAMPNS: {}", std::io::Error::last_os_error());
     socket
+}
+
+/// `SO_TIMESTAMPNS` and `SIOCGSTAMPNS` (x86-64 values; the libc crate has neither).
+const SO_TIMESTAMPNS: libc::c_int = 35;
+const SIOCGSTAMPNS: libc::c_ulong = 0x8907;
+
+/// When the kernel received the frame just read from `socket`, as an `Instant` (now, if
+/// the socket has no time stamp for it).
+fn received_at(socket: &OwnedFd) -> Instant {
+    let now = Instant::now();
+    let wall = SystemTime::now();
+    let mut stamp = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: SIOCGSTAMPNS writes one timespec.
+    let rc = unsafe { libc::ioctl(socket.as_raw_fd(), SIOCGSTAMPNS, &mut stamp) };
+    if rc != 0 {
+        return now;
+    }
+    let (Ok(seconds), Ok(nanos)) = (u64::try_from(stamp.tv_sec), u32::try_from(stamp.tv_nsec))
+    else {
+        return now;
+    };
+    let received = UNIX_EPOCH + Duration::new(seconds, nanos);
+    match wall.duration_since(received) {
+        Ok(age) if age < Duration::from_secs(5) => now.checked_sub(age).unwrap_or(now),
+        _ => now,
+    }
 }
 
 /// What a [`PortWatch`] saw.
@@ -1127,8 +1175,8 @@ fn watch_port(
                 0,
             )
         };
-        let at = Instant::now();
         let Ok(n) = usize::try_from(n) else { continue };
+        let at = received_at(socket);
         if n < 42 {
             continue;
         }
@@ -1168,8 +1216,8 @@ fn watch_arp(socket: &OwnedFd, stop: &AtomicBool, seen: &Mutex<Vec<(Instant, Str
                 0,
             )
         };
-        let at = Instant::now();
         let Ok(n) = usize::try_from(n) else { continue };
+        let at = received_at(socket);
         // Ethernet (14) + ARP for IPv4 over Ethernet (28): sender MAC at 22, sender IP at 28.
         if n < 42 || frame[12..14] != ETH_P_ARP.to_be_bytes() {
             continue;
