@@ -61,7 +61,11 @@ pub fn demo(snippet: &str) -> String {
         let script = format!(". /lab/prelude.sh; . /lab/demo.sh; trap demo_stop EXIT; {snippet}");
         let output = Command::new("sh")
             .args(["-c", &script])
-            .env("SHOAL", env!("CARGO_BIN_EXE_shoal"))
+            // Tests know the crate's binary; examples that include this file use PATH's.
+            .env(
+                "SHOAL",
+                option_env!("CARGO_BIN_EXE_shoal").unwrap_or("shoal"),
+            )
             .output()
             .expect("sh runs");
         let text = format!(
