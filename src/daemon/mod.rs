@@ -10,6 +10,7 @@ mod failover;
 pub mod history;
 mod kernel;
 pub mod metrics;
+mod notify;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -155,6 +156,10 @@ struct Supervisor {
     heartbeat: Option<HeartbeatHandle>,
     /// `monitor_links`: the last state of each watched link.
     links: HashMap<String, bool>,
+    /// This node's role in a pair (`None` without a peer), for the systemd status.
+    role: Option<crate::ha::Role>,
+    /// systemd's notification socket (a no-op outside systemd).
+    notifier: notify::Notifier,
 }
 
 /// A destination in the kernel: its service and its (address, port).
@@ -572,11 +577,51 @@ impl Supervisor {
         }
     }
 
+    /// Re-reads lvs.cf and applies the difference, telling systemd it is reloading
+    /// meanwhile (`systemctl reload` waits for the `READY=1` that ends it).
+    async fn reload(&mut self) -> ReloadReport {
+        self.notifier.reloading();
+        let report = self.reload_file().await;
+        let status = self.status_line();
+        self.notifier.ready(&status);
+        report
+    }
+
+    /// The line systemd shows in `systemctl status`: state, role, virtual servers and
+    /// the real servers in service (checked up, or at their configured weight when
+    /// nothing checks them).
+    fn status_line(&self) -> String {
+        let mut virtual_servers = 0;
+        let mut real_servers = 0;
+        let mut up = 0;
+        let config = &self.loaded.config;
+        for vs in config.virtual_servers.iter().filter(|vs| wants_service(vs)) {
+            virtual_servers += 1;
+            for rs in vs.servers.iter().filter(|rs| rs.active) {
+                real_servers += 1;
+                let serving = match &self.monitors {
+                    _ if self.stopped => false,
+                    Some(monitors) => health_weight(monitors, vs, rs).is_some_and(|w| w > 0),
+                    None => rs.weight > 0,
+                };
+                up += usize::from(serving);
+            }
+        }
+        notify::status_line(
+            self.state(),
+            self.role,
+            self.options.dry_run,
+            virtual_servers,
+            up,
+            real_servers,
+        )
+    }
+
     /// Re-reads lvs.cf and applies the difference. An edit of some virtual servers is
     /// re-read, checked and applied for those blocks alone; a file unchanged since the
     /// last reload makes the whole kernel table be compared again (repairing edits made
     /// by hand with ipvsadm).
-    async fn reload(&mut self) -> ReloadReport {
+    async fn reload_file(&mut self) -> ReloadReport {
         info!("reloading {}", self.options.lvs_cf.display());
         let started = std::time::Instant::now();
         let shown = self.options.lvs_cf.display().to_string();
@@ -1021,7 +1066,58 @@ fn bind_control(path: &std::path::Path) -> Result<UnixListener, DaemonError> {
         }
         std::fs::remove_file(path).map_err(fail)?;
     }
-    UnixListener::bind(path).map_err(fail)
+    let listener = UnixListener::bind(path).map_err(fail)?;
+    share_with_group(path, CONTROL_GROUP);
+    Ok(listener)
+}
+
+/// The group whose members may use the control socket: `shoal web` runs as its own
+/// unprivileged user in it (systemd/shoal-web.service, the Debian package).
+const CONTROL_GROUP: &str = "shoal";
+
+/// Gives the control socket to `group`, read and write for it (mode 0660), when that
+/// group exists; otherwise only its owner (root) may connect. A failure is reported and
+/// the daemon runs on: `shoal web` then cannot reach it, the load balancer still works.
+fn share_with_group(path: &std::path::Path, group: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(gid) = group_id(group) else {
+        return;
+    };
+    let shared = std::os::unix::fs::chown(path, None, Some(gid))
+        .and_then(|()| std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)));
+    match shared {
+        Ok(()) => info!("control socket {} open to group {group}", path.display()),
+        Err(e) => warn!(
+            "cannot give the control socket {} to group {group}: {e}; only its owner can use it",
+            path.display()
+        ),
+    }
+}
+
+/// The id of the group `name` as the system's name service knows it.
+fn group_id(name: &str) -> Option<u32> {
+    let name = std::ffi::CString::new(name).ok()?;
+    let mut buffer = vec![0 as libc::c_char; 4096];
+    loop {
+        // SAFETY: every pointer points into memory owned here and alive for the call;
+        // getgrnam_r writes the entry's strings into `buffer`, of the length given.
+        let mut group: libc::group = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::group = std::ptr::null_mut();
+        let rc = unsafe {
+            libc::getgrnam_r(
+                name.as_ptr(),
+                &mut group,
+                buffer.as_mut_ptr(),
+                buffer.len(),
+                &mut found,
+            )
+        };
+        if rc == libc::ERANGE && buffer.len() < 1 << 20 {
+            buffer.resize(buffer.len() * 2, 0);
+            continue;
+        }
+        return (rc == 0 && !found.is_null()).then_some(group.gr_gid);
+    }
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.
@@ -1051,6 +1147,8 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
         active: false,
         heartbeat: None,
         links: HashMap::new(),
+        role: None,
+        notifier: notify::Notifier::from_env(),
         in_sync: false,
         history: history::History::default(),
         metrics: metrics::Metrics::default(),
@@ -1076,10 +1174,12 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
     let mut link_changes = None;
     let mut pushes = None;
     if let Some(config) = heartbeat_config {
+        let role = config.role;
         link_changes = failover::watch_monitored_links(&supervisor.loaded, &config).await?;
         pushes = Some(failover::serve_pushes(&options, &supervisor.features, &config).await?);
         let (handle, events) =
             crate::ha::heartbeat::spawn(config).map_err(|e| DaemonError::Role(e.to_string()))?;
+        supervisor.role = Some(role);
         supervisor.heartbeat = Some(handle);
         failover_events = Some(events);
     }
@@ -1098,6 +1198,16 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
     let mut interrupt = signal(SignalKind::interrupt()).map_err(signal_error)?;
     let mut samples = tokio::time::interval(history::SAMPLE_EVERY);
     samples.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut watchdog = supervisor.notifier.ping_every().map(|every| {
+        info!("systemd watchdog: pinging every {every:?}");
+        let mut timer = tokio::time::interval(every);
+        timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        timer
+    });
+    // The first reconcile is done and the control socket listens: systemd may start
+    // what comes after shoal (shoal-web, `systemctl reload`).
+    let status = supervisor.status_line();
+    supervisor.notifier.ready(&status);
     loop {
         tokio::select! {
             _ = hangup.recv() => { supervisor.reload().await; }
@@ -1111,6 +1221,11 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
                 }
             }
             _ = samples.tick() => supervisor.sample(),
+            // From this loop, so a supervisor stuck in an event misses its pings.
+            _ = notify::next_ping(&mut watchdog) => {
+                supervisor.notifier.ping();
+                continue;
+            }
             Some(event) = next_failover(&mut failover_events) => supervisor.on_failover(event).await,
             Some(change) = next_failover(&mut link_changes) => supervisor.on_link(change),
             Some(receipt) = next_push(&mut pushes) => {
@@ -1129,7 +1244,10 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
             }
         }
         supervisor.count_state();
+        let status = supervisor.status_line();
+        supervisor.notifier.status(&status);
     }
+    supervisor.notifier.stopping();
     info!(
         "stopping: removing the services of {}",
         options.lvs_cf.display()
@@ -1145,4 +1263,38 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
         let _ = std::fs::remove_file(path);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    use super::*;
+
+    #[test]
+    fn groups_are_found_by_name() {
+        assert_eq!(group_id("root"), Some(0));
+        assert_eq!(group_id("no-such-group-for-shoal"), None);
+    }
+
+    #[test]
+    fn the_control_socket_is_shared_with_an_existing_group_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("control.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).unwrap();
+
+        share_with_group(&path, "no-such-group-for-shoal");
+        assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o700);
+
+        // The test's own group: a chown to it needs no privilege.
+        let gid = unsafe { libc::getegid() };
+        let name = unsafe { std::ffi::CStr::from_ptr((*libc::getgrgid(gid)).gr_name) }
+            .to_string_lossy()
+            .to_string();
+        share_with_group(&path, &name);
+        let metadata = std::fs::metadata(&path).unwrap();
+        assert_eq!(metadata.mode() & 0o777, 0o660);
+        assert_eq!(metadata.gid(), gid);
+    }
 }
