@@ -8,6 +8,8 @@ packages=(
     util-linux # mount/umount: the atomic-write tests use small tmpfs mounts
     chromium        # headless browser for the web UI's end-to-end tests (tests/web_e2e.rs)
     chromium-driver # chromedriver: the WebDriver server the e2e tests drive it through
+    systemd    # systemd-analyze verify on systemd/*.service (tests/systemd_units.rs)
+    man-db     # man: verify checks the units' Documentation= pages (scripts/package-test.sh)
 )
 
 missing=()
