@@ -1081,3 +1081,88 @@ fn monitor_set_from_config_takes_active_servers_and_sorry_services() {
     let load = spec.load.as_ref().expect("load source");
     assert_eq!(load.argv(spec.target), ["ssh", "10.31.9.11", "uptime"]);
 }
+
+/// Collects what a subscriber writes, for the log-line test.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log lock").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// SPEC 8: one line per state change, naming the virtual and the real server and the
+/// address checked, in the text and as fields (as `[log] format = "json"` writes them).
+#[tokio::test(start_paused = true)]
+async fn every_state_change_is_one_log_line_with_the_names() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(move || writer.clone())
+        .finish();
+    // The test's runtime runs the monitor tasks on this thread.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let mut lab = Lab::new();
+    let vs = virtual_server("web");
+    lab.monitors
+        .update(only(vec![pair(&vs, &real_server("big", 11, 1))]));
+    assert_eq!(lab.next_desired().await, (0.0, Desired::Weight(1)));
+    lab.at(3.0).await;
+    lab.fake.set(target(11), Mode::Fail);
+    assert_eq!(lab.next_desired().await, (4.0, Desired::Absent));
+    // More failures change nothing: no more lines.
+    lab.at(9.0).await;
+    assert!(lab.drain().is_empty());
+
+    let text = String::from_utf8(captured.0.lock().expect("log lock").clone()).expect("utf-8");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).expect("one JSON object a line")
+        })
+        .filter(|line| line["fields"]["real_server"].is_string())
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    let fields: Vec<_> = lines
+        .iter()
+        .map(|line| {
+            let f = &line["fields"];
+            (
+                f["message"].as_str().expect("message").to_string(),
+                f["virtual_server"].as_str().expect("vs").to_string(),
+                f["real_server"].as_str().expect("rs").to_string(),
+                f["address"].as_str().expect("address").to_string(),
+                f["health"].as_str().expect("health").to_string(),
+            )
+        })
+        .collect();
+    let line = |message: &str, health: &str| {
+        (
+            message.to_string(),
+            "web".to_string(),
+            "big".to_string(),
+            "10.31.9.11:80".to_string(),
+            health.to_string(),
+        )
+    };
+    assert_eq!(
+        fields,
+        [
+            line(
+                "rs big (10.31.9.11:80) of web up (weight 1): HTTP/1.0 200 OK",
+                "up"
+            ),
+            line(
+                "rs big (10.31.9.11:80) of web down (out of the table): connection refused",
+                "down"
+            ),
+        ]
+    );
+    assert!(lines.iter().all(|l| l["level"] == "INFO"), "{text}");
+}

@@ -5,25 +5,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use super::{ControlArgs, OverrideArgs, RunArgs, StatusArgs};
-use crate::config::settings::{DEFAULT_SETTINGS, LogFormat, Settings};
+use crate::config::settings::{DEFAULT_SETTINGS, Settings};
 use crate::control::{self, Request, Response};
 use crate::daemon::{self, Options};
 use crate::ipvs::render;
 
 /// Long enough for a reload of a large table under load.
 const CONTROL_TIMEOUT: Duration = Duration::from_secs(30);
-
-pub(crate) fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SHOAL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
-}
 
 /// Runs the daemon in the foreground.
 pub fn run(args: &RunArgs) -> ExitCode {
@@ -39,7 +27,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    init_logging(settings.log.format);
+    super::logging::init(settings.log.format);
     let options = Options {
         lvs_cf: args.lvs_cf.clone(),
         control: Some(args.control.clone()),

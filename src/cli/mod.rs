@@ -3,6 +3,7 @@
 
 mod check;
 mod daemon;
+pub mod logging;
 mod nanny;
 mod send_arp;
 mod sync;

@@ -59,7 +59,7 @@ pub fn run(args: &WebArgs) -> ExitCode {
     if let Some(listen) = args.listen {
         settings.web.listen = listen;
     }
-    crate::cli::daemon::init_logging(settings.log.format);
+    crate::cli::logging::init(settings.log.format);
     if unsafe { libc::geteuid() } == 0 {
         tracing::warn!(
             "shoal web is running as root; it needs no privilege (run it as its own user, as systemd/shoal-web.service does)"

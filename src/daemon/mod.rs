@@ -324,7 +324,7 @@ impl Supervisor {
         for name in pairs {
             let key = (ServiceId::from(name.as_str()), ServerId::from(server));
             if monitors.set_override(&key.0, &key.1, action).is_ok() {
-                info!("override {action:?} on {name}/{server}");
+                info!(virtual_server = %name, real_server = %server, "override {action:?} on {name}/{server}");
                 done.push(format!("{name}/{server}"));
             }
         }

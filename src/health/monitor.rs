@@ -642,7 +642,7 @@ impl<P: Prober> Monitors<P> {
         };
         if let Some(desired) = entry.state.set_override(operator) {
             let detail = format!("operator override: {operator:?}");
-            send_server_event(events, &key, &entry.state, desired, detail);
+            send_server_event(events, &key, &entry.target, &entry.state, desired, detail);
         }
         // Also without a change: an override gives a pending pair its verdict.
         refresh_sorry(&mut registry.services, &registry.pairs, service, events);
@@ -771,7 +771,7 @@ impl Registry {
         entry.load = spec.load;
         if let Some(desired) = entry.state.reconfigure(spec.config, now) {
             let detail = "configuration changed".to_string();
-            send_server_event(events, &key, &entry.state, desired, detail);
+            send_server_event(events, &key, &entry.target, &entry.state, desired, detail);
         }
         if old_group != group {
             if let Some(old) = self.groups.get_mut(&old_group) {
@@ -898,7 +898,14 @@ impl Registry {
             let was_pending = entry.state.is_pending();
             let change = entry.state.on_result(result, now);
             if let Some(desired) = change {
-                send_server_event(events, key, &entry.state, desired, result.detail.clone());
+                send_server_event(
+                    events,
+                    key,
+                    &entry.target,
+                    &entry.state,
+                    desired,
+                    result.detail.clone(),
+                );
             }
             if change.is_some() || was_pending {
                 changed.push(key.0.clone());
@@ -978,7 +985,7 @@ fn tick(
             Some(load) => format!("load average {load:.2}"),
             None => "slow start".to_string(),
         };
-        send_server_event(events, key, &entry.state, desired, detail);
+        send_server_event(events, key, &entry.target, &entry.state, desired, detail);
     }
 }
 
@@ -1007,10 +1014,8 @@ fn refresh_sorry(
         .filter_map(|key| pairs.get(key))
         .map(|pair| &pair.state);
     if sorry.update(states).is_some() {
-        info!(
-            "sorry server of {service} {}",
-            if sorry.in_table { "in" } else { "out" }
-        );
+        let now = if sorry.in_table { "in" } else { "out" };
+        info!(virtual_server = %service, sorry_server = now, "sorry server of {service} {now}");
         // The supervisor may be gone at shutdown; nobody is left to tell then.
         let _ = events.send(HealthEvent::Sorry {
             service: service.clone(),
@@ -1019,18 +1024,32 @@ fn refresh_sorry(
     }
 }
 
-/// Logs the change (SPEC 8: one line per state change) and sends it to the supervisor.
+/// Logs the change (SPEC 8: one line per state change, naming the virtual and the real
+/// server and the address checked; the names are fields too, for journald and JSON) and
+/// sends it to the supervisor.
 fn send_server_event(
     events: &UnboundedSender<HealthEvent>,
     key: &PairKey,
+    target: &Target,
     state: &PairState,
     desired: Desired,
     detail: String,
 ) {
     let health = state.health();
+    let kernel = match desired {
+        Desired::Absent => "out of the table".to_string(),
+        Desired::Weight(weight) => format!("weight {weight}"),
+    };
     info!(
-        "rs {} of {} {health:?} ({desired:?}): {detail}",
-        key.1, key.0
+        virtual_server = %key.0,
+        real_server = %key.1,
+        address = %target.socket(),
+        health = health.as_str(),
+        "rs {} ({}) of {} {} ({kernel}): {detail}",
+        key.1,
+        target.socket(),
+        key.0,
+        health.as_str()
     );
     // The supervisor may be gone at shutdown; nobody is left to tell then.
     let _ = events.send(HealthEvent::Server {

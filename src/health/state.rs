@@ -94,6 +94,20 @@ pub enum Health {
     Rising,
 }
 
+impl Health {
+    /// The word status, metrics and log lines use (as serialised).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Unknown => "unknown",
+            Health::Up => "up",
+            Health::SlowStart => "slow-start",
+            Health::Failing => "failing",
+            Health::Down => "down",
+            Health::Rising => "rising",
+        }
+    }
+}
+
 /// An operator override for one pair, kept until cleared (SPEC 1: `shoal drain|down|up`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -704,6 +718,23 @@ impl SorryServer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_health_word_is_its_serialised_name() {
+        for health in [
+            Health::Unknown,
+            Health::Up,
+            Health::SlowStart,
+            Health::Failing,
+            Health::Down,
+            Health::Rising,
+        ] {
+            assert_eq!(
+                serde_json::to_value(health).unwrap(),
+                serde_json::Value::from(health.as_str())
+            );
+        }
+    }
 
     fn config(weight: u32) -> PairConfig {
         PairConfig {
