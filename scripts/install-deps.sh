@@ -9,7 +9,8 @@ packages=(
     chromium        # headless browser for the web UI's end-to-end tests (tests/web_e2e.rs)
     chromium-driver # chromedriver: the WebDriver server the e2e tests drive it through
     systemd    # systemd-analyze verify on systemd/*.service (tests/systemd_units.rs)
-    man-db     # man: verify checks the units' Documentation= pages (scripts/package-test.sh)
+    man-db     # man: the package test renders a page (scripts/package-test.sh)
+    mmdebstrap # the clean Debian root the package test installs the .deb into
 )
 
 missing=()
@@ -27,3 +28,9 @@ if ((${#missing[@]})); then
 fi
 
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
+
+# cargo-deb builds the Debian package (scripts/package.sh); a pinned version, so a new
+# release cannot change the package under the tests.
+cargo_deb_version=3.8.0
+cargo deb --version 2>/dev/null | grep -q " $cargo_deb_version\$" \
+    || cargo install cargo-deb --version "$cargo_deb_version" --locked
