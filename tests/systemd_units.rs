@@ -104,6 +104,7 @@ fn the_director_is_notify_with_a_watchdog_and_network_capabilities_only() {
         "ExecReload=/usr/sbin/shoal reload",
         "WatchdogSec=30s",
         "Restart=on-failure",
+        "SupplementaryGroups=shoal",
         "CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE",
         "NoNewPrivileges=yes",
         "ProtectSystem=full",
