@@ -179,10 +179,12 @@ impl PasswordFile {
     }
 }
 
-/// The hash is a secret too: only its owner may read it.
+/// The hash is a secret too: its owner may read and write it, its group read it, others
+/// nothing. The group is how `shoal web`, as its own user, reads a file that root's
+/// `shoal passwd` wrote: the package's /etc/shoal is set-group-id to group shoal.
 fn restrict_mode(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o640));
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,6 +259,19 @@ mod tests {
         assert_ne!(file.hash_of("piranha").expect("hash"), first);
         assert!(file.verify("other", "another secret").expect("file"));
         assert!(!file.verify("piranha", "correct horse").expect("file"));
+    }
+
+    #[test]
+    fn the_file_is_for_its_owner_and_group_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = PasswordFile::new(dir.path().join("web.passwd"));
+        file.set("piranha", "correct horse").expect("set");
+        let mode = std::fs::metadata(dir.path().join("web.passwd"))
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o640);
     }
 
     #[test]
