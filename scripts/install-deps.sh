@@ -11,6 +11,7 @@ packages=(
     systemd    # systemd-analyze verify on systemd/*.service (tests/systemd_units.rs)
     man-db     # man: the package test renders a page (scripts/package-test.sh)
     mmdebstrap # the clean Debian root the package test installs the .deb into
+    systemd-container # systemd-nspawn: the package test boots that root
 )
 
 missing=()

@@ -2,24 +2,50 @@
 # Builds the Debian package (scripts/package.sh, PROFILE=dev by default: the debug binary
 # the tests built) and installs it into clean Debian roots, then runs shoal from them.
 #
-# A root is a minimal Debian (mmdebstrap --variant=minbase, from this machine's apt
-# sources; made once and kept as a tarball in $SHOAL_ROOT_CACHE), unpacked afresh into
-# a temporary directory for each case: dpkg -i inside a chroot, so the maintainer
-# scripts run as on a real machine (without systemd running, as in a container).
+# A root is a minimal Debian with systemd (mmdebstrap --variant=minbase, from this
+# machine's apt sources; made once and kept as a tarball in $SHOAL_ROOT_CACHE), unpacked
+# afresh into a temporary directory for each case: dpkg -i inside a chroot, so the
+# maintainer scripts run as on a real machine (systemd not running).
 #
 # Cases: a fresh install (files, conffiles, the shoal user and group, modes, `shoal
 # --version` and `shoal check` from the root, also as user shoal); a reinstall over
 # edited files (kept; postinst idempotent); a node with an lvs.cf already there, as one
-# migrated from Piranha (never replaced); a purge (lvs.cf stays). Needs root.
+# migrated from Piranha (never replaced); a purge (lvs.cf stays); and the root booted
+# with systemd-nspawn (its own network namespace), where both units run as installed,
+# but for a drop-in that makes the director a dry run (the kernel has no IPVS) and its
+# watchdog 2 s: READY=1 and STATUS=, the journal, capabilities, the control socket for
+# user shoal, systemctl reload, a frozen daemon restarted by the watchdog, the UI as
+# user shoal answering on 3636. Needs root.
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 
 cache=${SHOAL_ROOT_CACHE:-/var/cache/shoal-test}
-base=$cache/bookworm-minbase-1.tar
+base=$cache/bookworm-minbase-systemd-1.tar
 work=$(mktemp -d /tmp/shoal-package-test.XXXXXX)
+nspawn_pid=
+container_init() {
+    # The container's systemd: the child of systemd-nspawn.
+    [ -n "$nspawn_pid" ] && pgrep -P "$nspawn_pid" -x systemd | head -n 1
+}
+stop_container() {
+    [ -n "$nspawn_pid" ] || return 0
+    local init
+    init=$(container_init || true)
+    kill -TERM "$nspawn_pid" 2>/dev/null || true
+    for _ in $(seq 100); do
+        kill -0 "$nspawn_pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    # Killing the namespace's init ends every process in it.
+    [ -z "$init" ] || kill -KILL "$init" 2>/dev/null || true
+    kill -KILL "$nspawn_pid" 2>/dev/null || true
+    wait "$nspawn_pid" 2>/dev/null || true
+    nspawn_pid=
+}
 cleanup() {
-    # Nothing is mounted in the roots; a chroot leaves no process behind.
+    stop_container
+    # A chroot leaves no process or mount behind; the container's mounts were its own.
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -50,7 +76,8 @@ if [ ! -s "$base" ]; then
     [ -s "$sources" ] || sources=/etc/apt/sources.list
     # This machine's own apt sources (the registry it reaches), and its apt settings on
     # release-file dates (snapshots).
-    mmdebstrap --variant=minbase --include=netbase,passwd --format=tar \
+    mmdebstrap --variant=minbase --include=netbase,passwd,systemd,systemd-sysv,dbus \
+        --format=tar \
         --aptopt='Acquire::Check-Valid-Until "false"' \
         bookworm "$base.part" "$sources"
     mv "$base.part" "$base"
@@ -130,6 +157,128 @@ check "dpkg --purge" in_root "$root" dpkg --purge shoal
 check "the binary and units are gone" sh -c "[ ! -e '$root/usr/sbin/shoal' ] && [ ! -e '$root/lib/systemd/system/shoal.service' ]"
 check "shoal.toml (a conffile) is purged" test ! -e "$root/etc/shoal/shoal.toml"
 check "lvs.cf stays after a purge" cmp "$work/lvs.cf.piranha" "$root/etc/sysconfig/ha/lvs.cf"
+
+# --- case 5: under systemd ------------------------------------------------------------
+root=$(new_root booted)
+check "dpkg -i in the root to boot" in_root "$root" dpkg -i /tmp/shoal.deb
+mkdir -p "$root/etc/systemd/system/shoal.service.d"
+cat >"$root/etc/systemd/system/shoal.service.d/test.conf" <<'UNIT'
+# package-test.sh: the host kernel has no IPVS; everything else as installed.
+[Service]
+ExecStart=
+ExecStart=/usr/sbin/shoal run --dry-run --no-checks -c /etc/sysconfig/ha/lvs.cf
+WatchdogSec=2s
+UNIT
+check "shoal passwd as root" in_root "$root" sh -c 'echo package-test-password | shoal passwd'
+systemd-nspawn -D "$root" --register=no --keep-unit --private-network --boot \
+    >"$work/console.log" 2>&1 </dev/null &
+nspawn_pid=$!
+inside() {
+    local init
+    init=$(container_init) || return 1
+    [ -n "$init" ] || return 1
+    nsenter -t "$init" -a env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C "$@"
+}
+booted() {
+    local state
+    for _ in $(seq 300); do
+        state=$(inside systemctl is-system-running 2>/dev/null || true)
+        case $state in running | degraded) return 0 ;; esac
+        sleep 0.2
+    done
+    echo "system state: ${state:-none}"
+    tail -n 20 "$work/console.log"
+    return 1
+}
+check "the root boots with systemd" booted
+show() { inside systemctl show -p "$2" --value "$1"; }
+check "systemctl start shoal (Type=notify: back once READY=1)" inside systemctl start shoal.service
+status_ok() {
+    local text
+    text=$(show shoal.service StatusText)
+    [ "$text" = "active (dry run): 2 virtual servers, 5 of 5 real servers up" ] || {
+        echo "StatusText: $text"
+        return 1
+    }
+}
+check "STATUS= in systemctl status" status_ok
+journal_ok() {
+    # CODE_FILE is only in lines sent with journald's native protocol, not in stderr's.
+    inside journalctl -u shoal.service -o verbose --no-pager >"$work/journal"
+    grep -q 'MESSAGE=ready: 7 operations at start, 0 errors' "$work/journal" \
+        && grep -q 'CODE_FILE=src/daemon/mod.rs' "$work/journal" \
+        && grep -q 'SYSLOG_IDENTIFIER=shoal' "$work/journal" \
+        && grep -q 'PRIORITY=6' "$work/journal" || {
+        tail -n 30 "$work/journal"
+        return 1
+    }
+}
+check "the daemon logs to journald natively" journal_ok
+caps_ok() {
+    local pid caps groups
+    pid=$(show shoal.service MainPID)
+    caps=$(inside grep '^CapEff:' "/proc/$pid/status" | awk '{print $2}')
+    groups=$(inside grep '^Groups:' "/proc/$pid/status" | awk '{print $2}')
+    # CAP_NET_BIND_SERVICE (10), CAP_NET_ADMIN (12), CAP_NET_RAW (13) and nothing else.
+    [ "$caps" = 0000000000003400 ] && [ "$groups" = "$(inside getent group shoal | cut -d: -f3)" ] || {
+        echo "CapEff $caps, groups $groups"
+        return 1
+    }
+}
+check "the director has the network capabilities only, in group shoal" caps_ok
+socket_ok() { [ "$(inside stat -c '%U:%G %a' /run/shoal/control.sock)" = "root:shoal 660" ]; }
+check "the control socket is root:shoal 660" socket_ok
+check "user shoal uses the control socket (shoal status)" inside runuser -u shoal -- shoal status
+check "systemctl reload shoal (shoal reload)" inside systemctl reload shoal.service
+reloaded_ok() { inside journalctl -u shoal.service -o cat --no-pager | grep -q '^reloaded: serial_no 1, 0 operations$'; }
+check "the reload is in the journal" reloaded_ok
+watchdog_ok() {
+    local before
+    before=$(show shoal.service MainPID)
+    inside sh -c "kill -STOP $before"
+    for _ in $(seq 100); do
+        if [ "$(show shoal.service NRestarts)" = 1 ] && [ "$(show shoal.service ActiveState)" = active ] \
+            && [ "$(show shoal.service MainPID)" != "$before" ]; then
+            inside journalctl -u shoal.service -o cat --no-pager | grep -q 'Watchdog timeout (limit 2s)' && return 0
+        fi
+        sleep 0.2
+    done
+    inside systemctl status shoal.service --no-pager
+    return 1
+}
+check "a frozen daemon is killed by the watchdog and started again" watchdog_ok
+never_restarted_ok() {
+    sleep 5
+    [ "$(show shoal.service NRestarts)" = 1 ] && [ "$(show shoal.service ActiveState)" = active ]
+}
+check "a running daemon pings in time (no restart in 5 s)" never_restarted_ok
+check "systemctl start shoal-web" inside systemctl start shoal-web.service
+web_ok() {
+    local pid uid caps answer
+    for _ in $(seq 100); do
+        answer=$(inside bash -c 'exec 3<>/dev/tcp/127.0.0.1/3636 && printf "GET /login HTTP/1.0\r\n\r\n" >&3 && head -n 1 <&3' 2>/dev/null || true)
+        [ -n "$answer" ] && break
+        sleep 0.2
+    done
+    pid=$(show shoal-web.service MainPID)
+    uid=$(inside stat -c %U "/proc/$pid")
+    caps=$(inside grep '^CapEff:' "/proc/$pid/status" | awk '{print $2}')
+    case $answer in "HTTP/1.0 200"* | "HTTP/1.1 200"*) ;; *)
+        echo "answer: $answer"
+        inside journalctl -u shoal-web.service -o cat --no-pager | tail -n 10
+        return 1
+        ;;
+    esac
+    [ "$uid" = shoal ] && [ "$caps" = 0000000000000000 ] || {
+        echo "user $uid, CapEff $caps"
+        return 1
+    }
+}
+check "the UI answers on 3636 as user shoal without capabilities" web_ok
+check "systemctl stop shoal" inside systemctl stop shoal.service
+stopped_ok() { inside journalctl -u shoal.service -o cat --no-pager | grep -q '^stopping: removing the services of /etc/sysconfig/ha/lvs.cf$'; }
+check "the director deactivated on stop" stopped_ok
+stop_container
 
 echo "package-test: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
