@@ -275,6 +275,19 @@ web_ok() {
     }
 }
 check "the UI answers on 3636 as user shoal without capabilities" web_ok
+web_sandbox_ok() {
+    # In the UI's own mount namespace: as its user, it may replace files where it must;
+    # even root there finds the rest of the system read-only (ProtectSystem=strict).
+    local pid
+    pid=$(show shoal-web.service MainPID)
+    inside nsenter -t "$pid" -m setpriv --reuid=shoal --regid=shoal --init-groups sh -c '
+        echo x > /etc/sysconfig/ha/.probe && mv /etc/sysconfig/ha/.probe /etc/sysconfig/ha/.probe2 \
+            && rm /etc/sysconfig/ha/.probe2 && echo x > /etc/shoal/.probe && rm /etc/shoal/.probe' || return 1
+    inside nsenter -t "$pid" -m sh -c 'for d in /etc /usr /var/lib; do
+        touch $d/.probe 2>&1 | grep -q "Read-only file system" || { echo "$d is writable"; exit 1; }
+    done'
+}
+check "the UI may write in /etc/sysconfig/ha and /etc/shoal, not elsewhere" web_sandbox_ok
 check "systemctl stop shoal" inside systemctl stop shoal.service
 stopped_ok() { inside journalctl -u shoal.service -o cat --no-pager | grep -q '^stopping: removing the services of /etc/sysconfig/ha/lvs.cf$'; }
 check "the director deactivated on stop" stopped_ok
