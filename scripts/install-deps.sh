@@ -12,6 +12,7 @@ packages=(
     man-db     # man: the package test renders a page (scripts/package-test.sh)
     mmdebstrap # the clean Debian root the package test installs the .deb into
     systemd-container # systemd-nspawn: the package test boots that root
+    procps     # pgrep: the package test finds the booted root's init
 )
 
 missing=()
