@@ -188,6 +188,17 @@ fn elect(lan: &Namespaces, n1: &mut Director, n2: &mut Director) {
     }
 }
 
+/// A LAN with both directors started and the primary (n1) elected; the temporary
+/// directory holds their files for as long as the test keeps it.
+fn elected_pair(preempt: bool) -> (Namespaces, tempfile::TempDir, Director, Director) {
+    let lan = lan();
+    let root = tempfile::tempdir().expect("tempdir");
+    let mut n1 = Director::new("n1", root.path(), preempt);
+    let mut n2 = Director::new("n2", root.path(), preempt);
+    elect(&lan, &mut n1, &mut n2);
+    (lan, root, n1, n2)
+}
+
 /// The primary fails as a machine does: link down and shoal killed at once.
 fn fail_primary(lan: &Namespaces, n1: &mut Director) -> Instant {
     let failed = Instant::now();
@@ -198,11 +209,7 @@ fn fail_primary(lan: &Namespaces, n1: &mut Director) -> Instant {
 
 #[test]
 fn the_vip_moves_to_the_backup_within_deadtime_and_back_to_the_returning_primary() {
-    let lan = lan();
-    let root = tempfile::tempdir().expect("tempdir");
-    let mut n1 = Director::new("n1", root.path(), true);
-    let mut n2 = Director::new("n2", root.path(), true);
-    elect(&lan, &mut n1, &mut n2);
+    let (lan, _root, mut n1, n2) = elected_pair(true);
 
     let failed = fail_primary(&lan, &mut n1);
     wait("the backup holds the VIP", Duration::from_secs(3), || {
@@ -254,11 +261,7 @@ fn the_vip_moves_to_the_backup_within_deadtime_and_back_to_the_returning_primary
 
 #[test]
 fn without_preempt_the_returning_primary_leaves_the_vip_with_the_backup() {
-    let lan = lan();
-    let root = tempfile::tempdir().expect("tempdir");
-    let mut n1 = Director::new("n1", root.path(), false);
-    let mut n2 = Director::new("n2", root.path(), false);
-    elect(&lan, &mut n1, &mut n2);
+    let (lan, _root, mut n1, n2) = elected_pair(false);
     fail_primary(&lan, &mut n1);
     wait("the backup holds the VIP", Duration::from_secs(3), || {
         holds_vip(&lan, "n2")
@@ -272,11 +275,7 @@ fn without_preempt_the_returning_primary_leaves_the_vip_with_the_backup() {
 
 #[test]
 fn shoal_stop_hands_the_vip_to_the_peer_and_start_takes_it_back() {
-    let lan = lan();
-    let root = tempfile::tempdir().expect("tempdir");
-    let mut n1 = Director::new("n1", root.path(), true);
-    let mut n2 = Director::new("n2", root.path(), true);
-    elect(&lan, &mut n1, &mut n2);
+    let (lan, _root, n1, _n2) = elected_pair(true);
     let control = n1.dir.join("control.sock");
     let shoal = |command: &str| {
         let output = Command::new(SHOAL)
@@ -310,11 +309,7 @@ fn shoal_stop_hands_the_vip_to_the_peer_and_start_takes_it_back() {
 
 #[test]
 fn a_link_set_down_deactivates_the_node_and_its_return_reactivates_it() {
-    let lan = lan();
-    let root = tempfile::tempdir().expect("tempdir");
-    let mut n1 = Director::new("n1", root.path(), true);
-    let mut n2 = Director::new("n2", root.path(), true);
-    elect(&lan, &mut n1, &mut n2);
+    let (lan, _root, n1, _n2) = elected_pair(true);
     let down = Instant::now();
     lan.ip("n1", &["link", "set", "eth0", "down"]);
     wait(
@@ -340,11 +335,7 @@ fn a_link_set_down_deactivates_the_node_and_its_return_reactivates_it() {
 
 #[test]
 fn an_edit_pushed_to_the_peer_is_applied_there_and_an_older_one_is_refused() {
-    let lan = lan();
-    let root = tempfile::tempdir().expect("tempdir");
-    let mut n1 = Director::new("n1", root.path(), true);
-    let mut n2 = Director::new("n2", root.path(), true);
-    elect(&lan, &mut n1, &mut n2);
+    let (lan, _root, n1, n2) = elected_pair(true);
     let edited = lvs_cf(true)
         .replace("serial_no = 1", "serial_no = 2")
         .replace("    port = 80\n", "    port = 8080\n");
@@ -414,11 +405,7 @@ fn an_edit_pushed_to_the_peer_is_applied_there_and_an_older_one_is_refused() {
 #[test]
 fn the_daemon_pushes_its_running_file_when_asked_on_the_control_socket() {
     use shoal::control::{Request, Response, request};
-    let lan = lan();
-    let root = tempfile::tempdir().expect("tempdir");
-    let mut n1 = Director::new("n1", root.path(), true);
-    let mut n2 = Director::new("n2", root.path(), true);
-    elect(&lan, &mut n1, &mut n2);
+    let (_lan, _root, n1, n2) = elected_pair(true);
     let edited = lvs_cf(true)
         .replace("serial_no = 1", "serial_no = 3")
         .replace("    port = 80\n", "    port = 8081\n");
@@ -473,11 +460,7 @@ fn scrape(lan: &Namespaces, role: &str) -> String {
 
 #[test]
 fn metrics_show_each_node_its_role_the_live_peer_and_the_heartbeats() {
-    let lan = lan();
-    let root = tempfile::tempdir().expect("tempdir");
-    let mut n1 = Director::new("n1", root.path(), true);
-    let mut n2 = Director::new("n2", root.path(), true);
-    elect(&lan, &mut n1, &mut n2);
+    let (lan, _root, _n1, _n2) = elected_pair(true);
     for (role, state, director) in [("primary", "active", "n1"), ("backup", "inactive", "n2")] {
         let text = scrape(&lan, director);
         for series in [
