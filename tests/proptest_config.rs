@@ -830,8 +830,10 @@ fn apply(mutation: &Mutation) -> (&'static CorpusFile, Config, Allowance) {
             group_of(&mut config, *group)[*block]
                 .servers
                 .remove(*server);
+            // The block's lines, and the blank line that separated it when another
+            // (or the end of its body) follows.
             let allowance = Allowance {
-                deleted: 0,
+                deleted: 1,
                 inserted: usize::from(ends_unclosed(&file.loaded.document)),
                 removed_block: Some((*group, *block, *server)),
             };

@@ -222,6 +222,26 @@ struct Writer {
     ending: LineEnding,
 }
 
+fn is_blank(item: &Item) -> bool {
+    matches!(item, Item::Line(line) if line.content.iter().all(u8::is_ascii_whitespace))
+}
+
+/// A block is removed: the blank line that separated it from what came before goes
+/// too when a blank line (or the end of the body) follows it, so that no two blank
+/// lines, and no blank line before a closing brace, are left where it was (the writer
+/// adds such a line before a new block; this takes it away again). Comments stay.
+/// Returns whether the blank line after it must go instead (it was the body's first).
+fn drop_separator(out: &mut Vec<Item>, blank_after: bool) -> bool {
+    match out.last() {
+        Some(last) if is_blank(last) && blank_after => {
+            out.pop();
+            false
+        }
+        None => blank_after,
+        Some(_) => false,
+    }
+}
+
 fn is_directive(item: &Item, keyword: &str) -> bool {
     matches!(item, Item::Line(Line { directive: Some(d), .. }) if d.keyword == keyword)
 }
@@ -349,21 +369,28 @@ impl Writer {
         let mut out = Vec::with_capacity(items.len() + new.len());
         let mut emit = |out: &mut Vec<Item>, i: usize| {
             let Some(block) = built[i].take() else { return };
-            let after_blank = match out.last() {
-                None => true,
-                Some(Item::Line(line)) => line.content.iter().all(u8::is_ascii_whitespace),
-                Some(Item::Block(_)) => false,
-            };
+            let after_blank = out.last().is_none_or(is_blank);
             if fresh[i] && separate && !after_blank {
                 out.push(Item::Line(self.line(Vec::new())));
             }
             out.push(Item::Block(block));
         };
+        let old_items = std::mem::take(items);
+        // Whether the item after each one is a blank line or the end of the body.
+        let blank_after: Vec<bool> = (0..old_items.len())
+            .map(|i| old_items.get(i + 1).is_none_or(is_blank))
+            .collect();
         let mut slot = 0;
-        for (index, item) in std::mem::take(items).into_iter().enumerate() {
+        let mut skip_blank = false;
+        for (index, item) in old_items.into_iter().enumerate() {
             if slots.get(slot) != Some(&index) {
-                out.push(item);
+                if !std::mem::take(&mut skip_blank) || !is_blank(&item) {
+                    out.push(item);
+                }
                 continue;
+            }
+            if placement.at_slot[slot].is_empty() {
+                skip_blank = drop_separator(&mut out, blank_after[index]);
             }
             for &i in &placement.at_slot[slot] {
                 emit(&mut out, i);
@@ -622,11 +649,12 @@ mod tests {
             out.contains("\t}\n\tserver b {\n\t\taddress = 198.51.100.2\n\t}\n}\n# tail\n"),
             "{out}"
         );
+        // The blank line before it goes with it: it was the last of its body.
         let out = write(FILE, |c| c.virtual_servers[0].servers.clear());
         assert_eq!(
             out,
             FILE.replace(
-                "\tserver a {\n\t\taddress = 198.51.100.1\n\t\tactive = 1\n\t}\n",
+                "\n\tserver a {\n\t\taddress = 198.51.100.1\n\t\tactive = 1\n\t}\n",
                 ""
             )
         );
@@ -634,6 +662,31 @@ mod tests {
         assert!(
             out.ends_with("\t}\n}\n\nvirtual ftp {\n}\n# tail\n"),
             "{out}"
+        );
+    }
+
+    #[test]
+    fn a_removed_block_leaves_no_second_blank_line_and_keeps_the_comments() {
+        let text =
+            "virtual a {\n}\n\nvirtual b {\n}\n\n# about c\nvirtual c {\n}\n\nvirtual d {\n}\n";
+        let without = |name: &str| write(text, |c| c.virtual_servers.retain(|v| v.name != name));
+        assert_eq!(
+            without("b"),
+            "virtual a {\n}\n\n# about c\nvirtual c {\n}\n\nvirtual d {\n}\n"
+        );
+        assert_eq!(
+            without("c"),
+            "virtual a {\n}\n\nvirtual b {\n}\n\n# about c\n\nvirtual d {\n}\n",
+            "the comment before it stays, and so does the blank line after it"
+        );
+        assert_eq!(
+            without("d"),
+            "virtual a {\n}\n\nvirtual b {\n}\n\n# about c\nvirtual c {\n}\n"
+        );
+        assert_eq!(
+            without("a"),
+            "virtual b {\n}\n\n# about c\nvirtual c {\n}\n\nvirtual d {\n}\n",
+            "nor a blank first line"
         );
     }
 
