@@ -9,8 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod web_support;
+
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use web_support::edits;
 
 const SHOAL: &str = env!("CARGO_BIN_EXE_shoal");
 const PASSWORD: &str = "secret password";
@@ -239,16 +242,7 @@ impl Lab {
     }
 
     fn check_passes(&self) {
-        let output = shoal(&["check"])
-            .arg(&self.lvs_cf)
-            .output()
-            .expect("shoal check");
-        assert!(
-            output.status.success(),
-            "shoal check: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        edits::check_passes(&self.lvs_cf);
     }
 }
 
@@ -411,66 +405,10 @@ impl Form {
     }
 }
 
-/// The lines removed (`-`) and added (`+`) from `before` to `after`, in file order
-/// (a longest-common-subsequence line diff; in a changed stretch the removed lines come
-/// first).
-fn diff(before: &str, after: &str) -> Vec<String> {
-    let a: Vec<&str> = before.lines().collect();
-    let b: Vec<&str> = after.lines().collect();
-    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for i in (0..a.len()).rev() {
-        for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
-        }
-    }
-    let (mut i, mut j, mut out) = (0, 0, Vec::new());
-    while i < a.len() || j < b.len() {
-        if i < a.len() && j < b.len() && a[i] == b[j] {
-            i += 1;
-            j += 1;
-        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] > lcs[i + 1][j]) {
-            out.push(format!("+{}", b[j]));
-            j += 1;
-        } else {
-            out.push(format!("-{}", a[i]));
-            i += 1;
-        }
-    }
-    out
-}
-
-fn comments(text: &str) -> Vec<&str> {
-    text.lines()
-        .filter(|l| l.trim_start().starts_with('#'))
-        .collect()
-}
-
 /// Asserts the file changed by exactly `expected` (plus the serial's increment), kept
 /// its comments and passes `shoal check`.
 fn assert_changed(lab: &Lab, before: &str, serial: (u64, u64), expected: &[&str]) {
-    let after = lab.file();
-    let mut wanted = vec![
-        format!("-serial_no = {}", serial.0),
-        format!("+serial_no = {}", serial.1),
-    ];
-    wanted.extend(expected.iter().map(|l| l.to_string()));
-    let mut got = diff(before, &after);
-    let mut sorted_wanted = wanted.clone();
-    // The serial's line pair comes first in the file; compare the rest in order.
-    got.retain(|l| !l.contains("serial_no"));
-    sorted_wanted.retain(|l| !l.contains("serial_no"));
-    assert_eq!(got, sorted_wanted, "the change, and only it");
-    assert!(
-        after.contains(&format!("\nserial_no = {}\n", serial.1)),
-        "serial_no raised to {}",
-        serial.1
-    );
-    assert_eq!(comments(before), comments(&after), "comments kept");
-    lab.check_passes();
+    edits::assert_changed(&lab.lvs_cf, before, serial, expected);
 }
 
 fn assert_message(page: &str, wanted: &str) {
@@ -569,7 +507,7 @@ async fn global_settings_every_field_is_written_as_changed() {
     let form = Form::parse(&page, Some("global-form"));
     assert_eq!(form.value("active_cmd"), "\"/usr/local/bin/became active\"");
     assert_eq!(form.value("network"), "tunnel");
-    // Emptied fields clear their keyword: back to the default, or out of the file.
+    // Emptied fields take their keyword's line out of the file: the default applies.
     let before = lab.file();
     let mut form = Form::parse(&page, Some("global-form"));
     form.fill("primary_private", "")
@@ -588,7 +526,6 @@ async fn global_settings_every_field_is_written_as_changed() {
             "-nat_nmask = 255.255.255.128",
             "-primary_private = 198.51.100.1",
             "-tcp_timeout = 900",
-            "+tcp_timeout = 0",
         ],
     );
 }
@@ -777,17 +714,18 @@ async fn redundancy_fields_enable_and_disable() {
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert!(lab.file().contains("\nbackup_active = 1\n"));
-    // A blank heartbeat port is 539.
+    // A blank heartbeat port takes its line out: 539 applies.
     let page = lab.page("/redundancy").await;
     let before = lab.file();
     let mut form = Form::parse(&page, Some("redundancy-form"));
     form.fill("heartbeat_port", "");
     lab.accept(&form, None).await;
-    assert_changed(
-        &lab,
-        &before,
-        (4, 5),
-        &["-heartbeat_port = 540", "+heartbeat_port = 539"],
+    assert_changed(&lab, &before, (4, 5), &["-heartbeat_port = 540"]);
+    let page = lab.page("/redundancy").await;
+    assert_eq!(
+        Form::parse(&page, Some("redundancy-form")).value("heartbeat_port"),
+        "539",
+        "the field shows the default that applies"
     );
 }
 
@@ -856,6 +794,7 @@ async fn virtual_servers_are_added_activated_deactivated_and_deleted() {
     assert!(config_of(&lab).virtual_servers[1].active);
     // ADD: a new inactive virtual server, and its page.
     let before = lab.file();
+    let before_add = before.clone();
     let form = Form::parse(&page, Some("virtual-form"));
     let (status, location, _) = lab.submit(&form, Some(("action", "add"))).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
@@ -877,15 +816,49 @@ async fn virtual_servers_are_added_activated_deactivated_and_deleted() {
         "{body}"
     );
     assert_eq!(lab.file(), before);
-    // DELETE it again.
+    // DELETE it again: a page asks first, showing what goes; CANCEL goes back.
     let list = lab.page("/virtual").await;
     let mut form = Form::parse(&list, Some("virtual-form"));
     form.choose("vs", "2:virtual1");
-    let page = lab.accept(&form, Some(("action", "delete"))).await;
+    let (status, location, _) = lab.submit(&form, Some(("action", "delete"))).await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/virtual/2/virtual1/delete"))
+    );
+    assert_eq!(
+        lab.file(),
+        before,
+        "nothing deleted before the confirmation"
+    );
+    let confirm = lab.page("/virtual/2/virtual1/delete").await;
+    assert!(
+        unescape(&confirm).contains("id=\"block\">virtual virtual1 {\n}\n</pre>"),
+        "{confirm}"
+    );
+    assert!(confirm.contains("<a href=\"/virtual\" id=\"cancel\" class=\"button\">CANCEL</a>"));
+    let page = lab
+        .accept(&Form::parse(&confirm, Some("confirm-form")), None)
+        .await;
     assert_message(&page, "Virtual server 'virtual1' deleted");
-    // The blank line the ADD put before it stays: the writer removes blocks, not the
-    // lines around them.
-    assert_changed(&lab, &before, (4, 5), &["-virtual virtual1 {", "-}"]);
+    // The blank line the ADD put before it goes with it.
+    assert_changed(&lab, &before, (4, 5), &["-", "-virtual virtual1 {", "-}"]);
+    assert_eq!(
+        lab.file(),
+        before_add.replace("serial_no = 3\n", "serial_no = 5\n"),
+        "ADD and DELETE leave the file as it was"
+    );
+    // A confirmation made before the file changed deletes nothing.
+    let stale = lab.page("/virtual/1/ftp/delete").await;
+    let form = Form::parse(&stale, Some("confirm-form"));
+    std::fs::write(
+        &lab.lvs_cf,
+        lab.file().replace("keepalive = 6", "keepalive = 7"),
+    )
+    .expect("edit");
+    let changed = lab.file();
+    let (status, _, _) = lab.submit(&form, None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(lab.file(), changed);
     // EDIT goes to the virtual server's page.
     let mut form = Form::parse(&page, Some("virtual-form"));
     form.choose("vs", "1:ftp");
@@ -1140,6 +1113,7 @@ async fn real_servers_are_listed_added_edited_toggled_and_deleted() {
     assert!(http.servers[0].active && !http.servers[1].active && http.servers[2].active);
     // ADD, then fill in its form.
     let before = lab.file();
+    let before_add = before.clone();
     let form = Form::parse(&page, Some("real-form"));
     let (status, location, _) = lab.submit(&form, Some(("action", "add"))).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
@@ -1189,7 +1163,7 @@ async fn real_servers_are_listed_added_edited_toggled_and_deleted() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(error_of(&body, "weight").contains("heavy"), "{body}");
     assert_eq!(lab.file(), before);
-    // EDIT goes to its form; DELETE removes it.
+    // EDIT goes to its form; DELETE asks first, then removes it.
     let list = lab.page("/virtual/0/http/real").await;
     let mut form = Form::parse(&list, Some("real-form"));
     form.choose("rs", "3:web4");
@@ -1198,9 +1172,30 @@ async fn real_servers_are_listed_added_edited_toggled_and_deleted() {
         (status, location.as_deref()),
         (StatusCode::SEE_OTHER, Some("/virtual/0/http/real/3/web4"))
     );
-    let page = lab.accept(&form, Some(("action", "delete"))).await;
+    let (status, location, _) = lab.submit(&form, Some(("action", "delete"))).await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (
+            StatusCode::SEE_OTHER,
+            Some("/virtual/0/http/real/3/web4/delete")
+        )
+    );
+    let confirm = lab.page("/virtual/0/http/real/3/web4/delete").await;
+    assert!(
+        unescape(&confirm)
+            .contains("id=\"block\">    server web4 {\n        address = 198.51.100.14\n"),
+        "{confirm}"
+    );
+    assert!(confirm.contains("href=\"/virtual/0/http/real\" id=\"cancel\""));
+    let page = lab
+        .accept(&Form::parse(&confirm, Some("confirm-form")), None)
+        .await;
     assert_message(&page, "Real server 'web4' of 'http' deleted");
-    assert_eq!(config_of(&lab).virtual_servers[0].servers.len(), 3);
+    assert_eq!(
+        lab.file(),
+        before_add.replace("serial_no = 2\n", "serial_no = 5\n"),
+        "ADD, EDIT and DELETE leave the file as it was"
+    );
     lab.check_passes();
 }
 
@@ -1260,6 +1255,127 @@ async fn monitoring_scripts_replace_and_blank_their_texts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_block_takes_no_blank_line_or_comment_of_its_neighbours() {
+    let mut lab = Lab::start().await;
+    // web2 sits between two blank lines; the comment above web3 stays.
+    for (list, choice, confirm, serial, gone) in [
+        (
+            "/virtual/0/http/real",
+            "1:web2",
+            "/virtual/0/http/real/1/web2/delete",
+            (1, 2),
+            &[
+                "-    server web2 {",
+                "-        address = 198.51.100.12",
+                "-        active = 1",
+                "-        weight = 1",
+                "-    }",
+                "-",
+            ][..],
+        ),
+        // ftp2 is the last of its virtual server: the blank line before it goes.
+        (
+            "/virtual/1/ftp/real",
+            "1:ftp2",
+            "/virtual/1/ftp/real/1/ftp2/delete",
+            (2, 3),
+            &[
+                "-",
+                "-    server ftp2 {",
+                "-        address = 198.51.100.12",
+                "-        active = 1",
+                "-        weight = 1",
+                "-    }",
+            ][..],
+        ),
+    ] {
+        let before = lab.file();
+        let page = lab.page(list).await;
+        let mut form = Form::parse(&page, Some("real-form"));
+        form.choose("rs", choice);
+        let (status, location, _) = lab.submit(&form, Some(("action", "delete"))).await;
+        assert_eq!(
+            (status, location.as_deref()),
+            (StatusCode::SEE_OTHER, Some(confirm))
+        );
+        let page = lab.page(confirm).await;
+        lab.accept(&Form::parse(&page, Some("confirm-form")), None)
+            .await;
+        assert_changed(&lab, &before, serial, gone);
+    }
+    // A whole virtual server, the last of the file: the comments before it stay.
+    let before = lab.file();
+    let page = lab.page("/virtual/1/ftp/delete").await;
+    lab.accept(&Form::parse(&page, Some("confirm-form")), None)
+        .await;
+    let kept = &before[..before.find("virtual ftp {").expect("ftp")];
+    assert!(kept.ends_with("# to cover every unprivileged port instead.\n"));
+    assert_eq!(
+        lab.file(),
+        kept.replace("serial_no = 3\n", "serial_no = 4\n")
+    );
+    lab.check_passes();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emptied_fields_and_default_choices_take_their_line_out() {
+    let mut lab = Lab::start().await;
+    // A keyword that holds its default already goes too.
+    let before = lab.file();
+    let page = lab.page("/redundancy").await;
+    let mut form = Form::parse(&page, Some("redundancy-form"));
+    form.fill("heartbeat_port", "").fill("keepalive", " ");
+    lab.accept(&form, None).await;
+    assert_changed(
+        &lab,
+        &before,
+        (1, 2),
+        &["-heartbeat_port = 539", "-keepalive = 6"],
+    );
+    // The default shown is left alone when sent back.
+    let page = lab.page("/redundancy").await;
+    let form = Form::parse(&page, Some("redundancy-form"));
+    assert_eq!(form.value("keepalive"), "2");
+    let shown = lab.accept(&form, None).await;
+    assert_message(&shown, "Nothing changed; lvs.cf was not written.");
+    // In a virtual server: text fields and a "(default: ...)" choice.
+    let page = lab.page("/virtual/0/http").await;
+    let mut form = Form::parse(&page, Some("virtual-edit-form"));
+    form.fill("forwarding", "tunnel");
+    lab.accept(&form, None).await;
+    let before = lab.file();
+    let page = lab.page("/virtual/0/http").await;
+    let mut form = Form::parse(&page, Some("virtual-edit-form"));
+    assert!(
+        page.contains("<option value=\"\">(default: network)</option>"),
+        "{page}"
+    );
+    form.fill("forwarding", "")
+        .fill("port", "")
+        .fill("timeout", "")
+        .fill("load_monitor", "");
+    lab.accept(&form, None).await;
+    assert_changed(
+        &lab,
+        &before,
+        (3, 4),
+        &[
+            "-    port = 80",
+            "-    timeout = 6",
+            "-    load_monitor = none",
+            "-    forwarding = tunnel",
+        ],
+    );
+    // In a real server.
+    let before = lab.file();
+    let page = lab.page("/virtual/0/http/real/2/web3").await;
+    let mut form = Form::parse(&page, Some("real-edit-form"));
+    form.fill("weight", "");
+    lab.accept(&form, None).await;
+    assert_changed(&lab, &before, (4, 5), &["-        weight = 2"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn names_are_shown_as_text_never_as_markup() {
     let mut lab = Lab::start().await;
     let page = lab.page("/virtual/0/http").await;
@@ -1315,8 +1431,10 @@ async fn every_panel_route_needs_a_login_for_every_method() {
         "/redundancy/disable",
         "/virtual",
         "/virtual/0/http",
+        "/virtual/0/http/delete",
         "/virtual/0/http/real",
         "/virtual/0/http/real/0/web1",
+        "/virtual/0/http/real/0/web1/delete",
         "/virtual/0/http/scripts",
     ] {
         let url = format!("{}{path}", lab.base);

@@ -4,11 +4,12 @@
 //! text is the keyword's value tokens as lvs.cf has them (`get`, joined by blanks, so a
 //! quoted value shows with its quotes, as it is typed), its help is the table's. On a
 //! POST a field whose text is unchanged is left alone, an emptied one clears the keyword
-//! (`clear`: back to the default), and any other text is cut into tokens by the lvs.cf
-//! lexer and read by the keyword's own `set`, on a copy of the block: the same rules as
-//! `shoal check`, so the UI cannot accept what the file would refuse. What a field's
-//! value alone cannot show wrong (a VIP used twice, deadtime below keepalive) comes back
-//! from the validation of the whole new file, and is put beside the field its line sets.
+//! (`clear`: back to the default, and its line is taken out of the file), and any other
+//! text is cut into tokens by the lvs.cf lexer and read by the keyword's own `set`, on a
+//! copy of the block: the same rules as `shoal check`, so the UI cannot accept what the
+//! file would refuse. What a field's value alone cannot show wrong (a VIP used twice,
+//! deadtime below keepalive) comes back from the validation of the whole new file, and
+//! is put beside the field its line sets.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -239,17 +240,30 @@ fn input_text<B>(spec: &Spec<B>, block: &B) -> String {
     }
 }
 
+/// What a form made of a block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied<B> {
+    /// The block with the form's values.
+    pub block: B,
+    /// The keywords whose inputs were emptied: their lines are to be taken out of the
+    /// file, so that the default applies (the model alone cannot tell a default written
+    /// out from one left out, and the writer would write it out).
+    pub emptied: Vec<&'static str>,
+}
+
 /// Reads the submitted fields into a copy of `block`; what is wrong goes to `errors`
 /// beside its field. Fields the form did not send, and fields sent unchanged, are left
-/// as they are.
+/// as they are; an emptied field clears its keyword and is listed in
+/// [`Applied::emptied`].
 pub fn apply<B: Clone>(
     specs: &[Spec<B>],
     block: &B,
     submitted: &Submitted,
     resolver: &dyn Resolver,
     errors: &mut FormErrors,
-) -> B {
+) -> Applied<B> {
     let mut new = block.clone();
+    let mut emptied = Vec::new();
     let mut done: Vec<&'static str> = Vec::new();
     for spec in specs {
         let name = spec.keyword.name;
@@ -282,6 +296,7 @@ pub fn apply<B: Clone>(
         }
         if texts.iter().all(|(text, _, _)| text.is_empty()) {
             (spec.keyword.clear)(&mut new);
+            emptied.push(name);
         } else if let Err((id, message)) = read_into(spec.keyword, &texts, &mut new, resolver) {
             errors.field(id, message);
             continue;
@@ -294,7 +309,10 @@ pub fn apply<B: Clone>(
             }
         }
     }
-    new
+    Applied {
+        block: new,
+        emptied,
+    }
 }
 
 /// Cuts the inputs' texts into tokens and reads them with the keyword's `set`; an
@@ -711,7 +729,7 @@ mod tests {
             &StaticResolver::default(),
             &mut errors,
         );
-        (new, errors)
+        (new.block, errors)
     }
 
     #[test]
@@ -775,7 +793,7 @@ mod tests {
         let mut resolver = StaticResolver::default();
         resolver.services.insert("ftp".into(), 21);
         let mut errors = FormErrors::default();
-        let new = apply(&virtual_specs(), &web(), &form, &resolver, &mut errors);
+        let new = apply(&virtual_specs(), &web(), &form, &resolver, &mut errors).block;
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(new.port, 21);
         assert_eq!(new.protocol, Protocol::Udp);
@@ -795,11 +813,34 @@ mod tests {
             ("address", ""),
             ("address_device", ""),
         ]);
-        let (new, errors) = apply_to(&web(), &form);
+        let mut errors = FormErrors::default();
+        let applied = apply(
+            &virtual_specs(),
+            &web(),
+            &form,
+            &StaticResolver::default(),
+            &mut errors,
+        );
         assert!(errors.is_empty(), "{errors:?}");
+        let new = applied.block;
         assert_eq!(new.port, 80, "back to the default");
         assert_eq!(new.send, None);
         assert_eq!(new.address, None);
+        assert_eq!(
+            applied.emptied,
+            ["port", "address", "send"],
+            "their lines are to go"
+        );
+        // A field sent as it was is not emptied, even when it shows the default.
+        let mut errors = FormErrors::default();
+        let applied = apply(
+            &virtual_specs(),
+            &VirtualServer::new("w"),
+            &sent(&[("port", "80"), ("send", "")]),
+            &StaticResolver::default(),
+            &mut errors,
+        );
+        assert!(applied.emptied.is_empty(), "{:?}", applied.emptied);
     }
 
     #[test]
@@ -879,7 +920,8 @@ mod tests {
             &sent(&[("syncd_id", "255")]),
             &resolver,
             &mut errors,
-        );
+        )
+        .block;
         assert!(errors.is_empty());
         assert_eq!(new.syncd_id, 255);
     }

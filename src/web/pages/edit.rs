@@ -12,12 +12,13 @@ use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
 
 use super::{Frame, redirect_with};
+use crate::config::document::{Block, BlockKind, Item, Line};
 use crate::config::model::Config;
 use crate::config::parse;
-use crate::config::write::{self, SaveError};
+use crate::config::write::{self, SaveError, WriteError};
 use crate::config::{self, Loaded};
 use crate::control::{Request, Response as Answer};
-use crate::web::form::{self, FieldView, FormErrors, Scope, Spec, Submitted};
+use crate::web::form::{self, Applied, FieldView, FormErrors, Scope, Spec, Submitted};
 use crate::web::{State, WebState, daemon};
 
 /// The hidden field that carries the fingerprint of the version a form was made from.
@@ -77,6 +78,9 @@ pub struct Planned {
     pub summary: String,
     /// Where the browser goes afterwards.
     pub redirect: String,
+    /// Keywords of the edited block whose field was emptied: their lines are taken out
+    /// of the file, so the default applies without being written out.
+    pub emptied: Vec<&'static str>,
 }
 
 /// Why a form was not turned into a change.
@@ -164,14 +168,15 @@ pub fn commit(state: &WebState, submitted: &Submitted, back: &str, plan: Plan) -
         }
         Err(Refusal::Gone(why)) => return Outcome::Gone(why),
     };
-    if planned.config == loaded.config {
+    let stripped = without_lines(state, &loaded, planned.scope, &planned.emptied);
+    if stripped.is_none() && planned.config == loaded.config {
         return Outcome::Unchanged {
             redirect: planned.redirect,
         };
     }
     match write::save(
         &state.lvs_cf,
-        &loaded,
+        stripped.as_ref().unwrap_or(&loaded),
         &planned.config,
         &state.resolver,
         &state.kernel,
@@ -191,7 +196,7 @@ pub fn commit(state: &WebState, submitted: &Submitted, back: &str, plan: Plan) -
             }
         }
         Err(SaveError::Conflict { current, .. }) => {
-            let yours = write::prepare(&loaded, &planned.config, &state.resolver)
+            let yours = result_of(state, &loaded, &planned)
                 .map(|bytes| text(&bytes))
                 .map_err(|e| e.to_string());
             Outcome::Conflict(Box::new(ConflictView {
@@ -205,7 +210,7 @@ pub fn commit(state: &WebState, submitted: &Submitted, back: &str, plan: Plan) -
             }))
         }
         Err(SaveError::Invalid(diagnostics)) => {
-            match write::prepare(&loaded, &planned.config, &state.resolver) {
+            match result_of(state, &loaded, &planned) {
                 Ok(bytes) => {
                     let new = parse::parse(&bytes, &state.resolver);
                     let field_of = |keyword: &str| {
@@ -251,6 +256,123 @@ pub fn commit(state: &WebState, submitted: &Submitted, back: &str, plan: Plan) -
     }
 }
 
+/// The bytes a planned change makes of `loaded`, its emptied keywords' lines taken out.
+fn result_of(state: &WebState, loaded: &Loaded, planned: &Planned) -> Result<Vec<u8>, WriteError> {
+    let stripped = without_lines(state, loaded, planned.scope, &planned.emptied);
+    write::prepare(
+        stripped.as_ref().unwrap_or(loaded),
+        &planned.config,
+        &state.resolver,
+    )
+}
+
+/// `loaded` with the lines of `keywords` taken out of the block `scope` names, checked
+/// again, as the version a change is written over (its `source` stays the file's, for
+/// the writer's check that nobody changed the file meanwhile); `None` when no such line
+/// is there. A keyword's value then is its default, as the emptied field says.
+fn without_lines(
+    state: &WebState,
+    loaded: &Loaded,
+    scope: Scope,
+    keywords: &[&'static str],
+) -> Option<Loaded> {
+    if keywords.is_empty() {
+        return None;
+    }
+    let mut document = loaded.document.clone();
+    let items = body_of(&mut document.items, scope)?;
+    let before = items.len();
+    items.retain(|item| {
+        !matches!(item, Item::Line(Line { directive: Some(d), .. }) if keywords.contains(&d.keyword))
+    });
+    if items.len() == before {
+        return None;
+    }
+    let mut stripped = config::check(&document.to_bytes(), &state.resolver, &state.kernel);
+    stripped.source = loaded.source.clone();
+    Some(stripped)
+}
+
+/// The items of the block `scope` names: the file's own for the global section, else
+/// the body of the block [`block_of`] finds.
+fn body_of(items: &mut Vec<Item>, scope: Scope) -> Option<&mut Vec<Item>> {
+    match scope {
+        Scope::Global => Some(items),
+        _ => block_of(items, scope).map(|block| &mut block.items),
+    }
+}
+
+/// The block `scope` names: the n-th `virtual` block (the model's order, as the writer
+/// pairs them), or its m-th `server` block.
+fn block_of(items: &mut [Item], scope: Scope) -> Option<&mut Block> {
+    fn nth(items: &mut [Item], kind: BlockKind, n: usize) -> Option<&mut Block> {
+        items
+            .iter_mut()
+            .filter_map(|item| match item {
+                Item::Block(block) if block.kind == kind => Some(block),
+                _ => None,
+            })
+            .nth(n)
+    }
+    match scope {
+        Scope::Virtual(n) => nth(items, BlockKind::Virtual, n),
+        Scope::Real(n, m) => {
+            nth(items, BlockKind::Virtual, n).and_then(|v| nth(&mut v.items, BlockKind::Server, m))
+        }
+        Scope::Global | Scope::File => None,
+    }
+}
+
+/// What a DELETE asks about.
+pub struct Confirm {
+    /// What goes, in words ("virtual server 'http'").
+    pub what: String,
+    /// Its block.
+    pub scope: Scope,
+    /// Where the confirming form posts.
+    pub action: String,
+    /// Where CANCEL goes.
+    pub back: String,
+}
+
+/// The page that asks before a DELETE: the block as lvs.cf has it, a form that deletes
+/// it (a POST with the session's CSRF token and the version shown, so it works without
+/// JavaScript and deletes nothing that changed since), and CANCEL.
+#[derive(Template, WebTemplate)]
+#[template(path = "confirm.html")]
+pub struct ConfirmPage {
+    frame: Frame,
+    status: Status,
+    confirm: Confirm,
+    /// The lines that go.
+    block: String,
+}
+
+/// The confirmation page of `confirm`, over the version `current`.
+pub async fn confirm_page(
+    session: &Session,
+    tab: &'static str,
+    current: &Current,
+    confirm: Confirm,
+) -> Response {
+    let mut items = current.loaded.document.items.clone();
+    let block = block_of(&mut items, confirm.scope)
+        .map(|block| {
+            let document = crate::config::document::Document {
+                items: vec![Item::Block(block.clone())],
+            };
+            text(&document.to_bytes())
+        })
+        .unwrap_or_default();
+    let page = ConfirmPage {
+        frame: Frame::of(session, tab).await,
+        status: Status::of(current, FormErrors::default()),
+        confirm,
+        block,
+    };
+    page.into_response()
+}
+
 /// The conflict between the file on disk and the form: both versions, the second as the
 /// form's change would have made it of the version the form was made from.
 fn conflict(
@@ -271,11 +393,9 @@ fn conflict(
             let loaded = config::check(&old, &state.resolver, &state.kernel);
             let mut errors = FormErrors::default();
             match plan(&loaded, &mut errors) {
-                Ok(planned) if errors.is_empty() => {
-                    write::prepare(&loaded, &planned.config, &state.resolver)
-                        .map(|bytes| text(&bytes))
-                        .map_err(|e| e.to_string())
-                }
+                Ok(planned) if errors.is_empty() => result_of(state, &loaded, &planned)
+                    .map(|bytes| text(&bytes))
+                    .map_err(|e| e.to_string()),
                 Ok(_) | Err(Refusal::Invalid) => Err(format!(
                     "the change would have been refused anyway: {}",
                     errors.into_top().join("; ")
@@ -468,12 +588,17 @@ pub fn apply_groups<B: Clone>(
     submitted: &Submitted,
     state: &WebState,
     errors: &mut FormErrors,
-) -> B {
-    let mut new = block.clone();
+) -> Applied<B> {
+    let mut all = Applied {
+        block: block.clone(),
+        emptied: Vec::new(),
+    };
     for group in groups {
-        new = form::apply(&group.specs, &new, submitted, &state.resolver, errors);
+        let applied = form::apply(&group.specs, &all.block, submitted, &state.resolver, errors);
+        all.block = applied.block;
+        all.emptied.extend(applied.emptied);
     }
-    new
+    all
 }
 
 /// The groups as the template shows them.

@@ -137,13 +137,15 @@ fn plan(
 ) -> Result<Planned, Refusal> {
     let groups = groups();
     let mut config = loaded.config.clone();
-    config.global = edit::apply_groups(&groups, &loaded.config.global, submitted, state, errors);
+    let applied = edit::apply_groups(&groups, &loaded.config.global, submitted, state, errors);
+    config.global = applied.block;
     Ok(Planned {
         config,
         scope: Scope::Global,
         fields: edit::field_map(&groups),
         summary: "Global settings changed".into(),
         redirect: "/global".into(),
+        emptied: applied.emptied,
     })
 }
 

@@ -49,12 +49,20 @@ pub fn routes() -> Router<State> {
             get(virtuals::edit_page).post(virtuals::edit_accept),
         )
         .route(
+            "/virtual/{index}/{name}/delete",
+            get(virtuals::delete_page).post(virtuals::delete_accept),
+        )
+        .route(
             "/virtual/{index}/{name}/real",
             get(real::list_page).post(real::list_action),
         )
         .route(
             "/virtual/{index}/{name}/real/{server}/{server_name}",
             get(real::edit_page).post(real::edit_accept),
+        )
+        .route(
+            "/virtual/{index}/{name}/real/{server}/{server_name}/delete",
+            get(real::delete_page).post(real::delete_accept),
         )
         .route(
             "/virtual/{index}/{name}/scripts",
@@ -77,8 +85,10 @@ pub fn route_paths() -> Vec<&'static str> {
         "/redundancy/{action}",
         "/virtual",
         "/virtual/{index}/{name}",
+        "/virtual/{index}/{name}/delete",
         "/virtual/{index}/{name}/real",
         "/virtual/{index}/{name}/real/{server}/{server_name}",
+        "/virtual/{index}/{name}/real/{server}/{server_name}/delete",
         "/virtual/{index}/{name}/scripts",
     ]
 }

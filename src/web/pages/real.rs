@@ -33,6 +33,11 @@ pub fn url(index: usize, name: &str, server: usize, server_name: &str) -> String
     )
 }
 
+/// The URL of the page that asks before deleting a real server.
+pub fn delete_url(index: usize, name: &str, server: usize, server_name: &str) -> String {
+    format!("{}/delete", url(index, name, server, server_name))
+}
+
 fn locate_server(
     config: &Config,
     at: usize,
@@ -157,14 +162,6 @@ fn list_plan(
                 url(at, &virtual_name, servers.len() - 1, &new),
             )
         }
-        ("delete", Some((server, server_name))) => {
-            let found = locate_server(&loaded.config, at, server, &server_name)?;
-            servers.remove(found);
-            (
-                format!("Real server '{server_name}' of '{virtual_name}' deleted"),
-                back,
-            )
-        }
         ("toggle", Some((server, server_name))) => {
             let found = locate_server(&loaded.config, at, server, &server_name)?;
             let real = &mut servers[found];
@@ -187,11 +184,13 @@ fn list_plan(
         fields: Vec::new(),
         summary,
         redirect,
+        emptied: Vec::new(),
     })
 }
 
 /// POST /virtual/{index}/{name}/real: ADD, DELETE, EDIT or (DE)ACTIVATE on the real
-/// server whose radio (`rs`) is selected.
+/// server whose radio (`rs`) is selected. EDIT goes to the real server's page and
+/// DELETE to the page that asks first; the other two change the file.
 pub async fn list_action(
     Extract(state): Extract<State>,
     session: Session,
@@ -212,7 +211,8 @@ pub async fn list_action(
         ("delete" | "toggle" | "edit", Some(_)) => {}
         _ => return (StatusCode::BAD_REQUEST, "unknown action\n").into_response(),
     }
-    if let ("edit", Some((server, server_name))) = (action.as_str(), &selected) {
+    if let ("edit" | "delete", Some((server, server_name))) = (action.as_str(), &selected) {
+        let page = if action == "edit" { url } else { delete_url };
         let (current, at) = match virtuals::load_for(&state, &session, index, name).await {
             Ok(found) => found,
             Err(response) => return response,
@@ -221,7 +221,7 @@ pub async fn list_action(
         return match locate_server(config, at, *server, server_name) {
             Ok(found) => {
                 let virtual_server = &config.virtual_servers[at];
-                Redirect::to(&url(
+                Redirect::to(&page(
                     at,
                     &virtual_server.name,
                     found,
@@ -240,6 +240,97 @@ pub async fn list_action(
     let outcome = edit::blocking(&state, move |state| {
         edit::commit(state, &sent, &here, &|loaded, _| {
             list_plan(loaded, index, &name, &action, selected.clone())
+        })
+    })
+    .await;
+    match edit::respond(&state, &session, "virtual", outcome).await {
+        Ok(response) => response,
+        Err((current, errors)) => match locate(&current.loaded.config, index, &wanted) {
+            Ok(at) => {
+                list(
+                    &session,
+                    &current,
+                    at,
+                    errors,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await
+            }
+            Err(_) => (StatusCode::CONFLICT, "gone\n").into_response(),
+        },
+    }
+}
+
+/// GET /virtual/{index}/{name}/real/{server}/{server_name}/delete: the real server's
+/// block as lvs.cf has it, and DELETE (a form) or CANCEL (back to the list).
+pub async fn delete_page(
+    Extract(state): Extract<State>,
+    session: Session,
+    Path((index, name, server, server_name)): Path<(usize, String, usize, String)>,
+) -> Response {
+    let (current, at) = match virtuals::load_for(&state, &session, index, name).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    match locate_server(&current.loaded.config, at, server, &server_name) {
+        Ok(found) => {
+            let virtual_server = &current.loaded.config.virtual_servers[at];
+            let real = &virtual_server.servers[found].name;
+            let confirm = edit::Confirm {
+                what: format!(
+                    "real server '{real}' of virtual server '{}'",
+                    virtual_server.name
+                ),
+                scope: Scope::Real(at, found),
+                action: delete_url(at, &virtual_server.name, found, real),
+                back: list_url(at, &virtual_server.name),
+            };
+            edit::confirm_page(&session, "virtual", &current, confirm).await
+        }
+        Err(Refusal::Gone(why)) => {
+            edit::problem(&session, "virtual", StatusCode::NOT_FOUND, why).await
+        }
+        Err(Refusal::Invalid) => (StatusCode::BAD_REQUEST, "bad request\n").into_response(),
+    }
+}
+
+fn delete_plan(
+    loaded: &Loaded,
+    (index, name): (usize, &str),
+    (server, server_name): (usize, &str),
+) -> Result<Planned, Refusal> {
+    let at = locate(&loaded.config, index, name)?;
+    let found = locate_server(&loaded.config, at, server, server_name)?;
+    let mut config = loaded.config.clone();
+    let virtual_server = &mut config.virtual_servers[at];
+    virtual_server.servers.remove(found);
+    Ok(Planned {
+        scope: Scope::File,
+        fields: Vec::new(),
+        summary: format!(
+            "Real server '{server_name}' of '{}' deleted",
+            virtual_server.name
+        ),
+        redirect: list_url(at, &virtual_server.name),
+        emptied: Vec::new(),
+        config,
+    })
+}
+
+/// POST /virtual/{index}/{name}/real/{server}/{server_name}/delete: the confirmed
+/// DELETE.
+pub async fn delete_accept(
+    Extract(state): Extract<State>,
+    session: Session,
+    Path((index, name, server, server_name)): Path<(usize, String, usize, String)>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let submitted = Submitted::new(fields);
+    let back = delete_url(index, &name, server, &server_name);
+    let wanted = name.clone();
+    let outcome = edit::blocking(&state, move |state| {
+        edit::commit(state, &submitted, &back, &|loaded, _| {
+            delete_plan(loaded, (index, &name), (server, &server_name))
         })
     })
     .await;
@@ -367,7 +458,8 @@ fn edit_plan(
     let groups = groups();
     let virtual_server = &loaded.config.virtual_servers[at];
     let old = &virtual_server.servers[found];
-    let mut new = edit::apply_groups(&groups, old, submitted, state, errors);
+    let applied = edit::apply_groups(&groups, old, submitted, state, errors);
+    let mut new = applied.block;
     new.name = edit::new_name(&old.name, submitted, errors);
     let mut fields = edit::field_map(&groups);
     fields.push(("name", "name"));
@@ -391,6 +483,7 @@ fn edit_plan(
         fields,
         summary,
         redirect,
+        emptied: applied.emptied,
     })
 }
 

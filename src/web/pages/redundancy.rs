@@ -128,9 +128,13 @@ fn plan(
     let groups = groups();
     let mut config = loaded.config.clone();
     let global = &mut config.global;
+    let mut emptied = Vec::new();
     let summary = match action {
         Action::Accept => {
-            *global = edit::apply_groups(&groups, &loaded.config.global, submitted, state, errors);
+            let applied =
+                edit::apply_groups(&groups, &loaded.config.global, submitted, state, errors);
+            *global = applied.block;
+            emptied = applied.emptied;
             "Redundancy changed"
         }
         Action::Enable => {
@@ -148,6 +152,7 @@ fn plan(
         fields: edit::field_map(&groups),
         summary: summary.into(),
         redirect: "/redundancy".into(),
+        emptied,
     })
 }
 

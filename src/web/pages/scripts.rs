@@ -156,8 +156,10 @@ fn plan(
 ) -> Result<Planned, Refusal> {
     let at = locate(&loaded.config, index, name)?;
     let old = &loaded.config.virtual_servers[at];
-    let mut new = form::apply(&specs(), old, submitted, &state.resolver, errors);
-    new = edit::apply_groups(&regex_group(), &new, submitted, state, errors);
+    let texts = form::apply(&specs(), old, submitted, &state.resolver, errors);
+    let regex = edit::apply_groups(&regex_group(), &texts.block, submitted, state, errors);
+    let new = regex.block;
+    let emptied = [texts.emptied, regex.emptied].concat();
     let mut fields = edit::field_map(&regex_group());
     fields.extend(TEXTS.iter().map(|(id, _, _, _)| (*id, *id)));
     let mut config = loaded.config.clone();
@@ -170,6 +172,7 @@ fn plan(
         fields,
         summary,
         redirect,
+        emptied,
     })
 }
 

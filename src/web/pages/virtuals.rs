@@ -27,6 +27,11 @@ pub fn url(index: usize, name: &str) -> String {
     format!("/virtual/{index}/{}", form::segment(name))
 }
 
+/// The URL of the page that asks before deleting a virtual server.
+pub fn delete_url(index: usize, name: &str) -> String {
+    format!("{}/delete", url(index, name))
+}
+
 /// The virtual server a page names, in `config`.
 pub fn locate(config: &Config, index: usize, name: &str) -> Result<usize, Refusal> {
     edit::find(&config.virtual_servers, |v| v.name.as_str(), index, name).ok_or_else(|| {
@@ -162,14 +167,6 @@ fn list_plan(
                 url(servers.len() - 1, &name),
             )
         }
-        ("delete", Some((index, name))) => {
-            let at = locate(&loaded.config, index, &name)?;
-            servers.remove(at);
-            (
-                format!("Virtual server '{name}' deleted"),
-                "/virtual".into(),
-            )
-        }
         ("toggle", Some((index, name))) => {
             let at = locate(&loaded.config, index, &name)?;
             let server = &mut servers[at];
@@ -189,11 +186,13 @@ fn list_plan(
         fields: Vec::new(),
         summary,
         redirect,
+        emptied: Vec::new(),
     })
 }
 
 /// POST /virtual: ADD, DELETE, EDIT or (DE)ACTIVATE, by the button's `action`, on the
-/// virtual server whose radio (`vs`) is selected.
+/// virtual server whose radio (`vs`) is selected. EDIT goes to the virtual server's
+/// page and DELETE to the page that asks first; the other two change the file.
 pub async fn list_action(
     Extract(state): Extract<State>,
     session: Session,
@@ -212,12 +211,13 @@ pub async fn list_action(
         ("delete" | "toggle" | "edit", Some(_)) => {}
         _ => return (StatusCode::BAD_REQUEST, "unknown action\n").into_response(),
     }
-    if let ("edit", Some((index, name))) = (action.as_str(), &selected) {
+    if let ("edit" | "delete", Some((index, name))) = (action.as_str(), &selected) {
         let (index, name) = (*index, name.clone());
+        let page = if action == "edit" { url } else { delete_url };
         let found = edit::blocking(&state, move |state| {
             edit::load(state).map(|current| {
                 locate(&current.loaded.config, index, &name)
-                    .map(|at| url(at, &current.loaded.config.virtual_servers[at].name))
+                    .map(|at| page(at, &current.loaded.config.virtual_servers[at].name))
             })
         })
         .await
@@ -242,6 +242,65 @@ pub async fn list_action(
     let outcome = edit::blocking(&state, move |state| {
         edit::commit(state, &sent, "/virtual", &|loaded, _| {
             list_plan(loaded, &action, selected.clone())
+        })
+    })
+    .await;
+    match edit::respond(&state, &session, "virtual", outcome).await {
+        Ok(response) => response,
+        Err((current, errors)) => {
+            list(&session, &current, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
+}
+
+/// GET /virtual/{index}/{name}/delete: the virtual server's block as lvs.cf has it,
+/// and DELETE (a form) or CANCEL (back to the list).
+pub async fn delete_page(
+    Extract(state): Extract<State>,
+    session: Session,
+    Path((index, name)): Path<(usize, String)>,
+) -> Response {
+    match load_for(&state, &session, index, name).await {
+        Ok((current, at)) => {
+            let name = &current.loaded.config.virtual_servers[at].name;
+            let confirm = edit::Confirm {
+                what: format!("virtual server '{name}'"),
+                scope: Scope::Virtual(at),
+                action: delete_url(at, name),
+                back: "/virtual".into(),
+            };
+            edit::confirm_page(&session, "virtual", &current, confirm).await
+        }
+        Err(response) => response,
+    }
+}
+
+fn delete_plan(loaded: &Loaded, index: usize, name: &str) -> Result<Planned, Refusal> {
+    let at = locate(&loaded.config, index, name)?;
+    let mut config = loaded.config.clone();
+    config.virtual_servers.remove(at);
+    Ok(Planned {
+        config,
+        scope: Scope::File,
+        fields: Vec::new(),
+        summary: format!("Virtual server '{name}' deleted"),
+        redirect: "/virtual".into(),
+        emptied: Vec::new(),
+    })
+}
+
+/// POST /virtual/{index}/{name}/delete: the confirmed DELETE.
+pub async fn delete_accept(
+    Extract(state): Extract<State>,
+    session: Session,
+    Path((index, name)): Path<(usize, String)>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let submitted = Submitted::new(fields);
+    let back = delete_url(index, &name);
+    let outcome = edit::blocking(&state, move |state| {
+        edit::commit(state, &submitted, &back, &|loaded, _| {
+            delete_plan(loaded, index, &name)
         })
     })
     .await;
@@ -453,7 +512,8 @@ fn edit_plan(
     let at = locate(&loaded.config, index, name)?;
     let groups = groups();
     let old = &loaded.config.virtual_servers[at];
-    let mut new = edit::apply_groups(&groups, old, submitted, state, errors);
+    let applied = edit::apply_groups(&groups, old, submitted, state, errors);
+    let mut new = applied.block;
     new.name = edit::new_name(&old.name, submitted, errors);
     let mut fields = edit::field_map(&groups);
     fields.push(("name", "name"));
@@ -474,6 +534,7 @@ fn edit_plan(
         fields,
         summary,
         redirect,
+        emptied: applied.emptied,
     })
 }
 
