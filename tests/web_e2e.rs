@@ -1,8 +1,12 @@
 //! The web UI in a real browser: headless Chromium, driven through chromedriver, against
 //! `shoal web` and a dry-run daemon on loopback. Logs in, reads CONTROL/MONITORING,
 //! presses START/STOP/RESTART/RELOAD and sees the daemon follow, lets auto update
-//! reload the page by itself, changes the password, logs out; and saves the
-//! screenshots in docs/screenshots/.
+//! reload the page by itself, changes the password, logs out; on every editing panel
+//! changes every field and presses ACCEPT (and the panels' other buttons), checking
+//! that lvs.cf changed by exactly that, kept its comments and passes `shoal check`, that
+//! an emptied field takes its line out, and that invalid input is shown beside its
+//! field and leaves the file byte-identical; and saves the screenshots in
+//! docs/screenshots/.
 //!
 //! Without Chromium (outside CI) the tests say so and pass; scripts/install-deps.sh
 //! installs it.
@@ -14,6 +18,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
 use web_support::browser::Browser;
+use web_support::browser::Input::{Choose, Text, Tick};
+use web_support::panels::{change, refused};
 use web_support::{Lab, PASSWORD};
 
 /// One browser at a time: each is heavy for a small machine.
@@ -280,5 +286,709 @@ async fn password_change_and_logout_in_a_browser() {
     browser.until_path("/login").await;
     browser.goto(&format!("{}/password", lab.base())).await;
     browser.until_path("/login").await;
+    browser.close().await;
+}
+
+/// A lab and a logged-in browser on `path`.
+async fn logged_in_at(path: &str) -> Option<(Browser, Lab)> {
+    let browser = Browser::start().await?;
+    let lab = Lab::start();
+    log_in(&browser, &lab, PASSWORD).await;
+    browser.until_path("/control").await;
+    browser.goto(&format!("{}{path}", lab.base())).await;
+    browser.until_path(path).await;
+    Some((browser, lab))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn global_settings_and_redundancy_in_a_browser() {
+    let _one = ONE_BROWSER.lock().await;
+    let Some((browser, lab)) = logged_in_at("/redundancy").await else {
+        return;
+    };
+    let cf = lab.lvs_cf.as_path();
+    browser.screenshot(&screenshot("redundancy.png")).await;
+    browser.click_css("nav a[href='/global']").await;
+    browser.until_path("/global").await;
+    browser.screenshot(&screenshot("global.png")).await;
+    // Every field of GLOBAL SETTINGS at once.
+    change(
+        &browser,
+        cf,
+        &[
+            Text("primary", "192.0.2.3"),
+            Text("primary_private", "198.51.100.1"),
+            Text("tcp_timeout", "900"),
+            Text("tcpfin_timeout", "120"),
+            Text("udp_timeout", "300"),
+            Choose("network", "tunnel"),
+            Text("nat_router", "198.51.100.253"),
+            Text("nat_nmask", "255.255.255.128"),
+            Text("nat_router_device", "eth1:2"),
+            Text("active_cmd", "\"/usr/local/bin/became active\""),
+            Text("inactive_cmd", "/usr/local/bin/inactive"),
+            Text("rsh_command", "ssh"),
+            Choose("standby", "cold"),
+            Text("garp_count", "3"),
+            Text("garp_interval", "0.5"),
+            Text("debug_level", "LOW"),
+            Tick("hard_shutdown", false),
+            Text("ipvsadm", "/usr/sbin/ipvsadm"),
+            Tick("heartbeat", true),
+            Tick("sync", true),
+            Text("primary_shared", "/dev/sdb1"),
+            Text("backup_shared", "/dev/sdc1"),
+            Choose("reservation_conflict_action", "preempt"),
+        ],
+        "accept",
+        &[
+            "-primary = 192.0.2.1",
+            "+primary = 192.0.2.3",
+            "-network = nat",
+            "+network = tunnel",
+            "-nat_router = 198.51.100.254 eth1:1",
+            "-nat_nmask = 255.255.255.0",
+            "+nat_router = 198.51.100.253 eth1:2",
+            "+nat_nmask = 255.255.255.128",
+            "+primary_private = 198.51.100.1",
+            "+primary_shared = /dev/sdb1",
+            "+backup_shared = /dev/sdc1",
+            "+reservation_conflict_action = preempt",
+            "+active_cmd = \"/usr/local/bin/became active\"",
+            "+inactive_cmd = /usr/local/bin/inactive",
+            "+debug_level = LOW",
+            "+hard_shutdown = 0",
+            "+ipvsadm = /usr/sbin/ipvsadm",
+            "+rsh_command = ssh",
+            "+tcp_timeout = 900",
+            "+tcpfin_timeout = 120",
+            "+udp_timeout = 300",
+            "+heartbeat = 1",
+            "+sync = 1",
+            "+standby = cold",
+            "+garp_count = 3",
+            "+garp_interval = 0.5",
+        ],
+    )
+    .await;
+    assert_eq!(
+        browser.value("active_cmd").await,
+        "\"/usr/local/bin/became active\"",
+        "the page shows what was written, quoted as typed"
+    );
+    assert_eq!(browser.value("network").await, "tunnel");
+    // The service, and back.
+    change(
+        &browser,
+        cf,
+        &[Choose("service", "fos")],
+        "accept",
+        &["-service = lvs", "+service = fos"],
+    )
+    .await;
+    change(
+        &browser,
+        cf,
+        &[Choose("service", "lvs")],
+        "accept",
+        &["-service = fos", "+service = lvs"],
+    )
+    .await;
+    // Emptied fields and a "(default: ...)" choice take their lines out.
+    change(
+        &browser,
+        cf,
+        &[
+            Text("primary_private", ""),
+            Text("tcp_timeout", ""),
+            Text("nat_router", ""),
+            Text("nat_router_device", ""),
+            Text("nat_nmask", ""),
+            Text("garp_count", ""),
+            Choose("reservation_conflict_action", ""),
+        ],
+        "accept",
+        &[
+            "-nat_router = 198.51.100.253 eth1:2",
+            "-nat_nmask = 255.255.255.128",
+            "-primary_private = 198.51.100.1",
+            "-reservation_conflict_action = preempt",
+            "-tcp_timeout = 900",
+            "-garp_count = 3",
+        ],
+    )
+    .await;
+    assert_eq!(browser.value("garp_count").await, "5", "the default shows");
+    // Invalid input: beside each field, nothing written, what was typed kept.
+    refused(
+        &browser,
+        cf,
+        &[
+            Text("tcp_timeout", "soon"),
+            Text("active_cmd", "two words"),
+            Text("nat_router", "198.51.100.254"),
+        ],
+        "accept",
+        &[
+            ("tcp_timeout", "soon"),
+            ("active_cmd", "quote a value that contains blanks"),
+            ("nat_router_device", "missing arguments"),
+        ],
+    )
+    .await;
+    assert_eq!(browser.value("tcp_timeout").await, "soon");
+
+    // REDUNDANCY: every field.
+    browser.click_css("nav a[href='/redundancy']").await;
+    browser.until_path("/redundancy").await;
+    change(
+        &browser,
+        cf,
+        &[
+            Text("backup", "192.0.2.4"),
+            Text("backup_private", "198.51.100.2"),
+            Text("keepalive", "2"),
+            Text("deadtime", "10"),
+            Text("heartbeat_port", "540"),
+            Tick("monitor_links", true),
+            Tick("preempt", false),
+            Tick("syncdaemon", true),
+            Text("syncd_iface", "eth1"),
+            Text("syncd_id", "7"),
+        ],
+        "accept",
+        &[
+            "-backup = 192.0.2.2",
+            "+backup = 192.0.2.4",
+            "-heartbeat_port = 539",
+            "+heartbeat_port = 540",
+            "-keepalive = 6",
+            "-deadtime = 18",
+            "+keepalive = 2",
+            "+deadtime = 10",
+            "+backup_private = 198.51.100.2",
+            "+monitor_links = 1",
+            "+syncdaemon = 1",
+            "+syncd_iface = eth1",
+            "+syncd_id = 7",
+            "+preempt = 0",
+        ],
+    )
+    .await;
+    // DISABLE and ENABLE.
+    change(
+        &browser,
+        cf,
+        &[],
+        "disable",
+        &["-backup_active = 1", "+backup_active = 0"],
+    )
+    .await;
+    assert_eq!(browser.text("backup-status").await, "Backup: inactive");
+    change(
+        &browser,
+        cf,
+        &[],
+        "enable",
+        &["-backup_active = 0", "+backup_active = 1"],
+    )
+    .await;
+    assert_eq!(browser.text("backup-status").await, "Backup: active");
+    // RESET forgets what was typed.
+    let before = std::fs::read(cf).expect("lvs.cf");
+    browser.enter(&Text("keepalive", "9")).await;
+    browser.click_and_wait("reset").await;
+    assert_eq!(browser.value("keepalive").await, "2");
+    assert!(std::fs::read(cf).expect("lvs.cf") == before);
+    // Emptied fields take their lines out.
+    change(
+        &browser,
+        cf,
+        &[Text("heartbeat_port", ""), Text("syncd_iface", "")],
+        "accept",
+        &["-heartbeat_port = 540", "-syncd_iface = eth1"],
+    )
+    .await;
+    assert_eq!(browser.value("heartbeat_port").await, "539");
+    // Invalid input, in a field and in the whole file.
+    refused(
+        &browser,
+        cf,
+        &[
+            Text("syncd_id", "300"),
+            Text("heartbeat_port", "heartbeat-port"),
+        ],
+        "accept",
+        &[
+            ("syncd_id", "0 to 255"),
+            ("heartbeat_port", "heartbeat-port"),
+        ],
+    )
+    .await;
+    browser.click_and_wait("reset").await;
+    refused(
+        &browser,
+        cf,
+        &[Text("deadtime", "1")],
+        "accept",
+        &[("deadtime", "must be greater than keepalive")],
+    )
+    .await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn virtual_servers_list_and_virtual_server_in_a_browser() {
+    let _one = ONE_BROWSER.lock().await;
+    let Some((browser, lab)) = logged_in_at("/virtual").await else {
+        return;
+    };
+    let cf = lab.lvs_cf.as_path();
+    browser.screenshot(&screenshot("virtual-servers.png")).await;
+    // (DE)ACTIVATE ftp, twice.
+    change(
+        &browser,
+        cf,
+        &[Tick("vs-1", true)],
+        "toggle",
+        &["-    active = 1", "+    active = 0"],
+    )
+    .await;
+    assert!(browser.text("vs-1-row").await.contains("down"));
+    change(
+        &browser,
+        cf,
+        &[Tick("vs-1", true)],
+        "toggle",
+        &["-    active = 0", "+    active = 1"],
+    )
+    .await;
+    assert!(browser.text("vs-1-row").await.contains("up"));
+    // ADD: a new inactive virtual server, and its page.
+    let before_add = std::fs::read_to_string(cf).expect("lvs.cf");
+    change(
+        &browser,
+        cf,
+        &[],
+        "add",
+        &["+", "+virtual virtual1 {", "+}"],
+    )
+    .await;
+    assert_eq!(browser.path().await, "/virtual/2/virtual1");
+    // Activating it without a VIP is refused above the list, saying why.
+    browser.click_css("nav a[href='/virtual']").await;
+    browser.until_path("/virtual").await;
+    let before = std::fs::read(cf).expect("lvs.cf");
+    browser.enter(&Tick("vs-2", true)).await;
+    browser.click_and_wait("toggle").await;
+    browser
+        .until("problems", "the refusal", |t| {
+            t.contains("active virtual server 'virtual1' has no address")
+        })
+        .await;
+    assert!(std::fs::read(cf).expect("lvs.cf") == before);
+    // DELETE asks first; CANCEL goes back and deletes nothing.
+    browser.goto(&format!("{}/virtual", lab.base())).await;
+    browser.enter(&Tick("vs-2", true)).await;
+    browser.click_and_wait("delete").await;
+    assert_eq!(browser.path().await, "/virtual/2/virtual1/delete");
+    assert_eq!(browser.text("block").await, "virtual virtual1 {\n}");
+    browser
+        .screenshot(&screenshot("delete-confirmation.png"))
+        .await;
+    browser.click_and_wait("cancel").await;
+    assert_eq!(browser.path().await, "/virtual");
+    assert!(std::fs::read(cf).expect("lvs.cf") == before);
+    browser.enter(&Tick("vs-2", true)).await;
+    browser.click_and_wait("delete").await;
+    change(
+        &browser,
+        cf,
+        &[],
+        "confirm",
+        &["-", "-virtual virtual1 {", "-}"],
+    )
+    .await;
+    assert_eq!(browser.path().await, "/virtual");
+    assert_eq!(
+        std::fs::read_to_string(cf).expect("lvs.cf"),
+        before_add.replace("serial_no = 3\n", "serial_no = 5\n"),
+        "ADD and DELETE leave the file as it was"
+    );
+    // EDIT goes to the virtual server's page.
+    browser.enter(&Tick("vs-0", true)).await;
+    browser.click_and_wait("edit").await;
+    assert_eq!(browser.path().await, "/virtual/0/http");
+    browser.screenshot(&screenshot("virtual-server.png")).await;
+
+    // VIRTUAL SERVER: every field, group by group.
+    change(
+        &browser,
+        cf,
+        &[
+            Text("name", "www"),
+            Text("port", "8080"),
+            Choose("protocol", "udp"),
+            Text("address", "192.0.2.20"),
+            Text("vip_nmask", "255.255.255.128"),
+            Text("fwmark", "80"),
+            Text("address_device", "eth0:5"),
+            Text("reentry", "30"),
+            Text("timeout", "8"),
+            Tick("quiesce_server", false),
+            Choose("load_monitor", "rup"),
+            Choose("scheduler", "rr"),
+            Text("persistent", "600"),
+            Text("pmask", "255.255.255.0"),
+            Text("sorry_server", "198.51.100.99"),
+        ],
+        "accept",
+        &[
+            "-virtual http {",
+            "+virtual www {",
+            "-    address = 192.0.2.10 eth0:1",
+            "-    vip_nmask = 255.255.255.0",
+            "+    address = 192.0.2.20 eth0:5",
+            "+    vip_nmask = 255.255.255.128",
+            "-    protocol = tcp",
+            "-    port = 80",
+            "+    protocol = udp",
+            "+    port = 8080",
+            "-    scheduler = wlc",
+            "+    scheduler = rr",
+            "-    timeout = 6",
+            "-    reentry = 15",
+            "+    timeout = 8",
+            "+    reentry = 30",
+            "-    quiesce_server = 1",
+            "+    quiesce_server = 0",
+            "-    load_monitor = none",
+            "+    load_monitor = rup",
+            "+    sorry_server = 198.51.100.99",
+            "+    fwmark = 80",
+            "+    persistent = 600",
+            "+    pmask = 255.255.255.0",
+        ],
+    )
+    .await;
+    assert_eq!(browser.path().await, "/virtual/0/www", "renamed");
+    change(
+        &browser,
+        cf,
+        &[
+            Choose("forwarding", "tunnel"),
+            Choose("scheduler", "sh"),
+            Text("scheduler_flags", "sh-fallback sh-port"),
+            Choose("tunnel_type", "gue"),
+            Text("tunnel_port", "6080"),
+            Choose("tunnel_csum", "csum"),
+            Text("drain_timeout", "30"),
+            Tick("one_packet", true),
+            Text("client_monitor", "/usr/sbin/nanny2"),
+            Text("start_cmd", "/bin/start"),
+            Text("stop_cmd", "/bin/stop"),
+            Text("master", "192.0.2.50"),
+            Text("dirs", "[ /a /b ]"),
+        ],
+        "accept",
+        &[
+            "-    scheduler = rr",
+            "+    scheduler = sh",
+            "+    scheduler_flags = sh-fallback sh-port",
+            "+    client_monitor = /usr/sbin/nanny2",
+            "+    start_cmd = /bin/start",
+            "+    stop_cmd = /bin/stop",
+            "+    master = 192.0.2.50",
+            "+    dirs = [ /a /b ]",
+            "+    forwarding = tunnel",
+            "+    tunnel_type = gue",
+            "+    tunnel_port = 6080",
+            "+    tunnel_csum = csum",
+            "+    drain_timeout = 30",
+            "+    one_packet = 1",
+        ],
+    )
+    .await;
+    // Emptied fields and "(default: ...)" choices take their lines out.
+    change(
+        &browser,
+        cf,
+        &[
+            Text("port", ""),
+            Choose("forwarding", ""),
+            Choose("tunnel_type", ""),
+            Text("tunnel_port", ""),
+            Choose("tunnel_csum", ""),
+            Text("drain_timeout", ""),
+            Text("dirs", ""),
+        ],
+        "accept",
+        &[
+            "-    port = 8080",
+            "-    dirs = [ /a /b ]",
+            "-    forwarding = tunnel",
+            "-    tunnel_type = gue",
+            "-    tunnel_port = 6080",
+            "-    tunnel_csum = csum",
+            "-    drain_timeout = 30",
+        ],
+    )
+    .await;
+    assert_eq!(browser.value("port").await, "80", "the default shows");
+    // Invalid input beside its field.
+    refused(
+        &browser,
+        cf,
+        &[
+            Text("port", "eighty"),
+            Text("address_device", ""),
+            Text("name", "two words"),
+        ],
+        "accept",
+        &[
+            ("port", "eighty"),
+            ("address_device", "missing arguments"),
+            ("name", "one word"),
+        ],
+    )
+    .await;
+    // The health checks, on ftp.
+    browser.goto(&format!("{}/virtual/1/ftp", lab.base())).await;
+    change(
+        &browser,
+        cf,
+        &[
+            Choose("monitor", "http"),
+            Text("monitor_port", "2121"),
+            Text("rise", "3"),
+            Text("fall", "2"),
+            Text("http_method", "HEAD"),
+            Text("http_path", "/health"),
+            Text("http_host", "www.example.com"),
+            Text("http_status", "200 301-302"),
+            Text("http_body", "ok"),
+            Tick("tls_verify", true),
+            Text("dns_name", "example.com"),
+            Choose("dns_type", "AAAA"),
+            Choose("dns_rcode", "NXDOMAIN"),
+        ],
+        "accept",
+        &[
+            "+    rise = 3",
+            "+    fall = 2",
+            "+    monitor = http",
+            "+    monitor_port = 2121",
+            "+    http_method = HEAD",
+            "+    http_path = /health",
+            "+    http_host = www.example.com",
+            "+    http_status = 200 301-302",
+            "+    http_body = ok",
+            "+    tls_verify = 1",
+            "+    dns_name = example.com",
+            "+    dns_type = AAAA",
+            "+    dns_rcode = NXDOMAIN",
+        ],
+    )
+    .await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_servers_and_monitoring_scripts_in_a_browser() {
+    let _one = ONE_BROWSER.lock().await;
+    let Some((browser, lab)) = logged_in_at("/virtual/0/http/real").await else {
+        return;
+    };
+    let cf = lab.lvs_cf.as_path();
+    browser.screenshot(&screenshot("real-server.png")).await;
+    // (DE)ACTIVATE web2.
+    change(
+        &browser,
+        cf,
+        &[Tick("rs-1", true)],
+        "toggle",
+        &["-        active = 1", "+        active = 0"],
+    )
+    .await;
+    assert!(browser.text("rs-1-row").await.contains("down"));
+    // ADD, then every field of its form.
+    let before_add = std::fs::read_to_string(cf).expect("lvs.cf");
+    change(
+        &browser,
+        cf,
+        &[],
+        "add",
+        &["+    server server1 {", "+    }"],
+    )
+    .await;
+    assert_eq!(browser.path().await, "/virtual/0/http/real/3/server1");
+    change(
+        &browser,
+        cf,
+        &[
+            Text("name", "web4"),
+            Text("address", "198.51.100.14"),
+            Text("weight", "3"),
+            Text("port", "8080"),
+            Choose("forwarding", "nat"),
+            Choose("tunnel_type", "ipip"),
+            Text("tunnel_port", "6080"),
+            Choose("tunnel_csum", "nocsum"),
+            Text("upper_threshold", "100"),
+            Text("lower_threshold", "50"),
+        ],
+        "accept",
+        &[
+            "-    server server1 {",
+            "+    server web4 {",
+            "+        address = 198.51.100.14",
+            "+        weight = 3",
+            "+        port = 8080",
+            "+        forwarding = nat",
+            "+        tunnel_type = ipip",
+            "+        tunnel_port = 6080",
+            "+        tunnel_csum = nocsum",
+            "+        upper_threshold = 100",
+            "+        lower_threshold = 50",
+        ],
+    )
+    .await;
+    assert_eq!(browser.path().await, "/virtual/0/http/real/3/web4");
+    browser
+        .screenshot(&screenshot("real-server-edit.png"))
+        .await;
+    // Emptied fields and "(default: ...)" choices take their lines out.
+    change(
+        &browser,
+        cf,
+        &[
+            Text("weight", ""),
+            Choose("forwarding", ""),
+            Choose("tunnel_type", ""),
+            Text("tunnel_port", ""),
+            Choose("tunnel_csum", ""),
+        ],
+        "accept",
+        &[
+            "-        weight = 3",
+            "-        forwarding = nat",
+            "-        tunnel_type = ipip",
+            "-        tunnel_port = 6080",
+            "-        tunnel_csum = nocsum",
+        ],
+    )
+    .await;
+    assert_eq!(browser.value("weight").await, "1", "the default shows");
+    refused(
+        &browser,
+        cf,
+        &[Text("weight", "heavy")],
+        "accept",
+        &[("weight", "heavy")],
+    )
+    .await;
+    // CANCEL goes back to the list; EDIT comes back.
+    browser.click_and_wait("cancel").await;
+    assert_eq!(browser.path().await, "/virtual/0/http/real");
+    browser.enter(&Tick("rs-3", true)).await;
+    browser.click_and_wait("edit").await;
+    assert_eq!(browser.path().await, "/virtual/0/http/real/3/web4");
+    // DELETE asks first; CANCEL deletes nothing.
+    browser.click_and_wait("cancel").await;
+    let before = std::fs::read(cf).expect("lvs.cf");
+    browser.enter(&Tick("rs-3", true)).await;
+    browser.click_and_wait("delete").await;
+    assert_eq!(browser.path().await, "/virtual/0/http/real/3/web4/delete");
+    assert!(browser.text("block").await.starts_with("    server web4 {"));
+    browser.click_and_wait("cancel").await;
+    assert_eq!(browser.path().await, "/virtual/0/http/real");
+    assert!(std::fs::read(cf).expect("lvs.cf") == before);
+    browser.enter(&Tick("rs-3", true)).await;
+    browser.click_and_wait("delete").await;
+    change(
+        &browser,
+        cf,
+        &[],
+        "confirm",
+        &[
+            "-    server web4 {",
+            "-        address = 198.51.100.14",
+            "-        port = 8080",
+            "-        upper_threshold = 100",
+            "-        lower_threshold = 50",
+            "-    }",
+        ],
+    )
+    .await;
+    assert_eq!(
+        std::fs::read_to_string(cf).expect("lvs.cf"),
+        before_add.replace("serial_no = 2\n", "serial_no = 6\n"),
+        "ADD, its changes and DELETE leave the file as it was"
+    );
+    // web2, between two blank lines, goes without leaving two.
+    browser.enter(&Tick("rs-1", true)).await;
+    browser.click_and_wait("delete").await;
+    change(
+        &browser,
+        cf,
+        &[],
+        "confirm",
+        &[
+            "-    server web2 {",
+            "-        address = 198.51.100.12",
+            "-        active = 0",
+            "-        weight = 1",
+            "-    }",
+            "-",
+        ],
+    )
+    .await;
+    // The list's CANCEL goes to VIRTUAL SERVERS.
+    browser.click_and_wait("cancel").await;
+    assert_eq!(browser.path().await, "/virtual");
+
+    // MONITORING SCRIPTS of ftp.
+    browser
+        .goto(&format!("{}/virtual/1/ftp/scripts", lab.base()))
+        .await;
+    browser
+        .screenshot(&screenshot("monitoring-scripts.png"))
+        .await;
+    assert_eq!(browser.text("send-current").await, "\"quit\\r\\n\"");
+    change(
+        &browser,
+        cf,
+        &[
+            Text("send_program", "\"/usr/local/bin/check-ftp %h %p\""),
+            Text("expect", "\"^2[0-9]{2}\""),
+            Tick("use_regex", true),
+        ],
+        "accept",
+        &[
+            "-    expect = \"220\"",
+            "+    expect = \"^2[0-9]{2}\"",
+            "+    send_program = \"/usr/local/bin/check-ftp %h %p\"",
+            "+    use_regex = 1",
+        ],
+    )
+    .await;
+    for (button, line) in [
+        ("blank-send", "-    send = \"quit\\r\\n\""),
+        (
+            "no-send-program",
+            "-    send_program = \"/usr/local/bin/check-ftp %h %p\"",
+        ),
+        ("blank-expect", "-    expect = \"^2[0-9]{2}\""),
+    ] {
+        change(&browser, cf, &[], button, &[line]).await;
+    }
+    refused(
+        &browser,
+        cf,
+        &[Text("send", "\"QUIT")],
+        "accept",
+        &[("send", "never closed")],
+    )
+    .await;
     browser.close().await;
 }

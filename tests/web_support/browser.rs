@@ -272,6 +272,87 @@ impl Browser {
             .expect("checkbox state")
     }
 
+    /// The current value of the input or select with this id.
+    pub async fn value(&self, id: &str) -> String {
+        self.client
+            .find(Locator::Id(id))
+            .await
+            .unwrap_or_else(|e| panic!("no #{id}: {e}"))
+            .prop("value")
+            .await
+            .expect("value")
+            .unwrap_or_default()
+    }
+
+    /// Opens the folded section (`<details>`) the element with this id is in, by
+    /// clicking its summary as a user would; nothing when it is shown already.
+    pub async fn reveal(&self, id: &str) {
+        let script = "const e = document.getElementById(arguments[0]); \
+                      const d = e && e.closest('details'); \
+                      return d && !d.open ? d.id : null;";
+        let folded = self
+            .client
+            .execute(script, vec![serde_json::json!(id)])
+            .await
+            .expect("script");
+        if let Some(details) = folded.as_str() {
+            self.click_css(&format!("#{details} > summary")).await;
+        }
+    }
+
+    /// Types, chooses or ticks, as `input` says (opening a folded section first).
+    pub async fn enter(&self, input: &Input<'_>) {
+        let id = input.id();
+        self.reveal(id).await;
+        match *input {
+            Input::Text(id, text) => self.fill(id, text).await,
+            Input::Choose(id, value) => self
+                .client
+                .find(Locator::Id(id))
+                .await
+                .unwrap_or_else(|e| panic!("no select #{id}: {e}"))
+                .select_by_value(value)
+                .await
+                .unwrap_or_else(|e| panic!("#{id} has no option {value:?}: {e}")),
+            Input::Tick(id, on) => {
+                if self.checked(id).await != on {
+                    self.click(id).await;
+                }
+                assert_eq!(self.checked(id).await, on, "#{id} ticked as wanted");
+            }
+        }
+    }
+
+    /// Clicks the element with this id and waits until the next page has loaded (the
+    /// one a form's POST redirects to, or shows).
+    pub async fn click_and_wait(&self, id: &str) {
+        self.client
+            .execute("window.shoalBefore = true; return 1;", vec![])
+            .await
+            .expect("script");
+        self.click(id).await;
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let loaded = self
+                .client
+                .execute(
+                    "return window.shoalBefore === undefined && document.readyState === 'complete';",
+                    vec![],
+                )
+                .await
+                .ok();
+            if loaded == Some(serde_json::Value::Bool(true)) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no new page after clicking #{id} (at {})",
+                self.path().await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Saves a PNG of the window.
     pub async fn screenshot(&self, to: &Path) {
         let png = self.client.screenshot().await.expect("screenshot");
@@ -323,4 +404,24 @@ fn processes_naming(text: &str) -> Vec<libc::pid_t> {
             (pid != own && String::from_utf8_lossy(&cmdline).contains(text)).then_some(pid)
         })
         .collect()
+}
+
+/// One thing a user does to a form field.
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    /// Replaces the text of the input with this id (`""` empties it).
+    Text(&'a str, &'a str),
+    /// Chooses the option with this value in the drop-down with this id.
+    Choose(&'a str, &'a str),
+    /// Ticks (`true`) or clears the checkbox with this id.
+    Tick(&'a str, bool),
+}
+
+impl Input<'_> {
+    /// The field's id.
+    pub fn id(&self) -> &str {
+        match self {
+            Input::Text(id, _) | Input::Choose(id, _) | Input::Tick(id, _) => id,
+        }
+    }
 }

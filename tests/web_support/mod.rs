@@ -11,6 +11,7 @@
 
 pub mod browser;
 pub mod edits;
+pub mod panels;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
