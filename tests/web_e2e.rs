@@ -19,7 +19,11 @@ use tokio::sync::Mutex;
 
 use web_support::browser::Browser;
 use web_support::browser::Input::{Choose, Text, Tick};
-use web_support::panels::{change, refused};
+use web_support::cases::{
+    GLOBAL_EVERY_FIELD, REAL_EVERY_FIELD, REDUNDANCY_EVERY_FIELD, SCRIPTS_TEXTS, VIRTUAL_CHECKS,
+    VIRTUAL_EXTENSIONS, VIRTUAL_SERVER_FIELDS,
+};
+use web_support::panels::{Deletion, change, delete_confirmed, refused};
 use web_support::{Lab, PASSWORD};
 
 /// One browser at a time: each is heavy for a small machine.
@@ -315,60 +319,9 @@ async fn global_settings_and_redundancy_in_a_browser() {
     change(
         &browser,
         cf,
-        &[
-            Text("primary", "192.0.2.3"),
-            Text("primary_private", "198.51.100.1"),
-            Text("tcp_timeout", "900"),
-            Text("tcpfin_timeout", "120"),
-            Text("udp_timeout", "300"),
-            Choose("network", "tunnel"),
-            Text("nat_router", "198.51.100.253"),
-            Text("nat_nmask", "255.255.255.128"),
-            Text("nat_router_device", "eth1:2"),
-            Text("active_cmd", "\"/usr/local/bin/became active\""),
-            Text("inactive_cmd", "/usr/local/bin/inactive"),
-            Text("rsh_command", "ssh"),
-            Choose("standby", "cold"),
-            Text("garp_count", "3"),
-            Text("garp_interval", "0.5"),
-            Text("debug_level", "LOW"),
-            Tick("hard_shutdown", false),
-            Text("ipvsadm", "/usr/sbin/ipvsadm"),
-            Tick("heartbeat", true),
-            Tick("sync", true),
-            Text("primary_shared", "/dev/sdb1"),
-            Text("backup_shared", "/dev/sdc1"),
-            Choose("reservation_conflict_action", "preempt"),
-        ],
+        GLOBAL_EVERY_FIELD.inputs,
         "accept",
-        &[
-            "-primary = 192.0.2.1",
-            "+primary = 192.0.2.3",
-            "-network = nat",
-            "+network = tunnel",
-            "-nat_router = 198.51.100.254 eth1:1",
-            "-nat_nmask = 255.255.255.0",
-            "+nat_router = 198.51.100.253 eth1:2",
-            "+nat_nmask = 255.255.255.128",
-            "+primary_private = 198.51.100.1",
-            "+primary_shared = /dev/sdb1",
-            "+backup_shared = /dev/sdc1",
-            "+reservation_conflict_action = preempt",
-            "+active_cmd = \"/usr/local/bin/became active\"",
-            "+inactive_cmd = /usr/local/bin/inactive",
-            "+debug_level = LOW",
-            "+hard_shutdown = 0",
-            "+ipvsadm = /usr/sbin/ipvsadm",
-            "+rsh_command = ssh",
-            "+tcp_timeout = 900",
-            "+tcpfin_timeout = 120",
-            "+udp_timeout = 300",
-            "+heartbeat = 1",
-            "+sync = 1",
-            "+standby = cold",
-            "+garp_count = 3",
-            "+garp_interval = 0.5",
-        ],
+        GLOBAL_EVERY_FIELD.expected,
     )
     .await;
     assert_eq!(
@@ -444,35 +397,9 @@ async fn global_settings_and_redundancy_in_a_browser() {
     change(
         &browser,
         cf,
-        &[
-            Text("backup", "192.0.2.4"),
-            Text("backup_private", "198.51.100.2"),
-            Text("keepalive", "2"),
-            Text("deadtime", "10"),
-            Text("heartbeat_port", "540"),
-            Tick("monitor_links", true),
-            Tick("preempt", false),
-            Tick("syncdaemon", true),
-            Text("syncd_iface", "eth1"),
-            Text("syncd_id", "7"),
-        ],
+        REDUNDANCY_EVERY_FIELD.inputs,
         "accept",
-        &[
-            "-backup = 192.0.2.2",
-            "+backup = 192.0.2.4",
-            "-heartbeat_port = 539",
-            "+heartbeat_port = 540",
-            "-keepalive = 6",
-            "-deadtime = 18",
-            "+keepalive = 2",
-            "+deadtime = 10",
-            "+backup_private = 198.51.100.2",
-            "+monitor_links = 1",
-            "+syncdaemon = 1",
-            "+syncd_iface = eth1",
-            "+syncd_id = 7",
-            "+preempt = 0",
-        ],
+        REDUNDANCY_EVERY_FIELD.expected,
     )
     .await;
     // DISABLE and ENABLE.
@@ -589,27 +516,19 @@ async fn virtual_servers_list_and_virtual_server_in_a_browser() {
     assert!(std::fs::read(cf).expect("lvs.cf") == before);
     // DELETE asks first; CANCEL goes back and deletes nothing.
     browser.goto(&format!("{}/virtual", lab.base())).await;
-    browser.enter(&Tick("vs-2", true)).await;
-    browser.click_and_wait("delete").await;
-    assert_eq!(browser.path().await, "/virtual/2/virtual1/delete");
-    assert_eq!(browser.text("block").await, "virtual virtual1 {\n}");
-    browser
-        .screenshot(&screenshot("delete-confirmation.png"))
-        .await;
-    browser.click_and_wait("cancel").await;
-    assert_eq!(browser.path().await, "/virtual");
-    assert!(std::fs::read(cf).expect("lvs.cf") == before);
-    browser.enter(&Tick("vs-2", true)).await;
-    browser.click_and_wait("delete").await;
-    change(
-        &browser,
-        cf,
-        &[],
-        "confirm",
-        &["-", "-virtual virtual1 {", "-}"],
-    )
+    let deletion = Deletion {
+        radio: "vs-2",
+        list: "/virtual",
+        confirm: "/virtual/2/virtual1/delete",
+        block: "virtual virtual1 {\n}",
+        expected: &["-", "-virtual virtual1 {", "-}"],
+    };
+    delete_confirmed(&browser, cf, &deletion, async |browser| {
+        browser
+            .screenshot(&screenshot("delete-confirmation.png"))
+            .await
+    })
     .await;
-    assert_eq!(browser.path().await, "/virtual");
     assert_eq!(
         std::fs::read_to_string(cf).expect("lvs.cf"),
         before_add.replace("serial_no = 3\n", "serial_no = 5\n"),
@@ -625,88 +544,18 @@ async fn virtual_servers_list_and_virtual_server_in_a_browser() {
     change(
         &browser,
         cf,
-        &[
-            Text("name", "www"),
-            Text("port", "8080"),
-            Choose("protocol", "udp"),
-            Text("address", "192.0.2.20"),
-            Text("vip_nmask", "255.255.255.128"),
-            Text("fwmark", "80"),
-            Text("address_device", "eth0:5"),
-            Text("reentry", "30"),
-            Text("timeout", "8"),
-            Tick("quiesce_server", false),
-            Choose("load_monitor", "rup"),
-            Choose("scheduler", "rr"),
-            Text("persistent", "600"),
-            Text("pmask", "255.255.255.0"),
-            Text("sorry_server", "198.51.100.99"),
-        ],
+        VIRTUAL_SERVER_FIELDS.inputs,
         "accept",
-        &[
-            "-virtual http {",
-            "+virtual www {",
-            "-    address = 192.0.2.10 eth0:1",
-            "-    vip_nmask = 255.255.255.0",
-            "+    address = 192.0.2.20 eth0:5",
-            "+    vip_nmask = 255.255.255.128",
-            "-    protocol = tcp",
-            "-    port = 80",
-            "+    protocol = udp",
-            "+    port = 8080",
-            "-    scheduler = wlc",
-            "+    scheduler = rr",
-            "-    timeout = 6",
-            "-    reentry = 15",
-            "+    timeout = 8",
-            "+    reentry = 30",
-            "-    quiesce_server = 1",
-            "+    quiesce_server = 0",
-            "-    load_monitor = none",
-            "+    load_monitor = rup",
-            "+    sorry_server = 198.51.100.99",
-            "+    fwmark = 80",
-            "+    persistent = 600",
-            "+    pmask = 255.255.255.0",
-        ],
+        VIRTUAL_SERVER_FIELDS.expected,
     )
     .await;
     assert_eq!(browser.path().await, "/virtual/0/www", "renamed");
     change(
         &browser,
         cf,
-        &[
-            Choose("forwarding", "tunnel"),
-            Choose("scheduler", "sh"),
-            Text("scheduler_flags", "sh-fallback sh-port"),
-            Choose("tunnel_type", "gue"),
-            Text("tunnel_port", "6080"),
-            Choose("tunnel_csum", "csum"),
-            Text("drain_timeout", "30"),
-            Tick("one_packet", true),
-            Text("client_monitor", "/usr/sbin/nanny2"),
-            Text("start_cmd", "/bin/start"),
-            Text("stop_cmd", "/bin/stop"),
-            Text("master", "192.0.2.50"),
-            Text("dirs", "[ /a /b ]"),
-        ],
+        VIRTUAL_EXTENSIONS.inputs,
         "accept",
-        &[
-            "-    scheduler = rr",
-            "+    scheduler = sh",
-            "+    scheduler_flags = sh-fallback sh-port",
-            "+    client_monitor = /usr/sbin/nanny2",
-            "+    start_cmd = /bin/start",
-            "+    stop_cmd = /bin/stop",
-            "+    master = 192.0.2.50",
-            "+    dirs = [ /a /b ]",
-            "+    forwarding = tunnel",
-            "+    tunnel_type = gue",
-            "+    tunnel_port = 6080",
-            "+    tunnel_csum = csum",
-            "+    drain_timeout = 30",
-            "+    one_packet = 1",
-        ],
+        VIRTUAL_EXTENSIONS.expected,
     )
     .await;
     // Emptied fields and "(default: ...)" choices take their lines out.
@@ -757,37 +606,9 @@ async fn virtual_servers_list_and_virtual_server_in_a_browser() {
     change(
         &browser,
         cf,
-        &[
-            Choose("monitor", "http"),
-            Text("monitor_port", "2121"),
-            Text("rise", "3"),
-            Text("fall", "2"),
-            Text("http_method", "HEAD"),
-            Text("http_path", "/health"),
-            Text("http_host", "www.example.com"),
-            Text("http_status", "200 301-302"),
-            Text("http_body", "ok"),
-            Tick("tls_verify", true),
-            Text("dns_name", "example.com"),
-            Choose("dns_type", "AAAA"),
-            Choose("dns_rcode", "NXDOMAIN"),
-        ],
+        VIRTUAL_CHECKS.inputs,
         "accept",
-        &[
-            "+    rise = 3",
-            "+    fall = 2",
-            "+    monitor = http",
-            "+    monitor_port = 2121",
-            "+    http_method = HEAD",
-            "+    http_path = /health",
-            "+    http_host = www.example.com",
-            "+    http_status = 200 301-302",
-            "+    http_body = ok",
-            "+    tls_verify = 1",
-            "+    dns_name = example.com",
-            "+    dns_type = AAAA",
-            "+    dns_rcode = NXDOMAIN",
-        ],
+        VIRTUAL_CHECKS.expected,
     )
     .await;
     browser.close().await;
@@ -825,32 +646,9 @@ async fn real_servers_and_monitoring_scripts_in_a_browser() {
     change(
         &browser,
         cf,
-        &[
-            Text("name", "web4"),
-            Text("address", "198.51.100.14"),
-            Text("weight", "3"),
-            Text("port", "8080"),
-            Choose("forwarding", "nat"),
-            Choose("tunnel_type", "ipip"),
-            Text("tunnel_port", "6080"),
-            Choose("tunnel_csum", "nocsum"),
-            Text("upper_threshold", "100"),
-            Text("lower_threshold", "50"),
-        ],
+        REAL_EVERY_FIELD.inputs,
         "accept",
-        &[
-            "-    server server1 {",
-            "+    server web4 {",
-            "+        address = 198.51.100.14",
-            "+        weight = 3",
-            "+        port = 8080",
-            "+        forwarding = nat",
-            "+        tunnel_type = ipip",
-            "+        tunnel_port = 6080",
-            "+        tunnel_csum = nocsum",
-            "+        upper_threshold = 100",
-            "+        lower_threshold = 50",
-        ],
+        REAL_EVERY_FIELD.expected,
     )
     .await;
     assert_eq!(browser.path().await, "/virtual/0/http/real/3/web4");
@@ -895,22 +693,12 @@ async fn real_servers_and_monitoring_scripts_in_a_browser() {
     assert_eq!(browser.path().await, "/virtual/0/http/real/3/web4");
     // DELETE asks first; CANCEL deletes nothing.
     browser.click_and_wait("cancel").await;
-    let before = std::fs::read(cf).expect("lvs.cf");
-    browser.enter(&Tick("rs-3", true)).await;
-    browser.click_and_wait("delete").await;
-    assert_eq!(browser.path().await, "/virtual/0/http/real/3/web4/delete");
-    assert!(browser.text("block").await.starts_with("    server web4 {"));
-    browser.click_and_wait("cancel").await;
-    assert_eq!(browser.path().await, "/virtual/0/http/real");
-    assert!(std::fs::read(cf).expect("lvs.cf") == before);
-    browser.enter(&Tick("rs-3", true)).await;
-    browser.click_and_wait("delete").await;
-    change(
-        &browser,
-        cf,
-        &[],
-        "confirm",
-        &[
+    let deletion = Deletion {
+        radio: "rs-3",
+        list: "/virtual/0/http/real",
+        confirm: "/virtual/0/http/real/3/web4/delete",
+        block: "    server web4 {",
+        expected: &[
             "-    server web4 {",
             "-        address = 198.51.100.14",
             "-        port = 8080",
@@ -918,8 +706,8 @@ async fn real_servers_and_monitoring_scripts_in_a_browser() {
             "-        lower_threshold = 50",
             "-    }",
         ],
-    )
-    .await;
+    };
+    delete_confirmed(&browser, cf, &deletion, async |_| {}).await;
     assert_eq!(
         std::fs::read_to_string(cf).expect("lvs.cf"),
         before_add.replace("serial_no = 2\n", "serial_no = 6\n"),
@@ -958,18 +746,9 @@ async fn real_servers_and_monitoring_scripts_in_a_browser() {
     change(
         &browser,
         cf,
-        &[
-            Text("send_program", "\"/usr/local/bin/check-ftp %h %p\""),
-            Text("expect", "\"^2[0-9]{2}\""),
-            Tick("use_regex", true),
-        ],
+        SCRIPTS_TEXTS.inputs,
         "accept",
-        &[
-            "-    expect = \"220\"",
-            "+    expect = \"^2[0-9]{2}\"",
-            "+    send_program = \"/usr/local/bin/check-ftp %h %p\"",
-            "+    use_regex = 1",
-        ],
+        SCRIPTS_TEXTS.expected,
     )
     .await;
     for (button, line) in [

@@ -13,6 +13,11 @@ mod web_support;
 
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use web_support::browser::Input;
+use web_support::cases::{
+    GLOBAL_EVERY_FIELD, REAL_EVERY_FIELD, REDUNDANCY_EVERY_FIELD, SCRIPTS_TEXTS, VIRTUAL_CHECKS,
+    VIRTUAL_EXTENSIONS, VIRTUAL_SERVER_FIELDS,
+};
 use web_support::edits;
 
 const SHOAL: &str = env!("CARGO_BIN_EXE_shoal");
@@ -381,6 +386,17 @@ impl Form {
         self
     }
 
+    /// Types, chooses and ticks as a user would in the browser.
+    fn enter(&mut self, inputs: &[Input]) -> &mut Self {
+        for input in inputs {
+            match *input {
+                Input::Text(name, value) | Input::Choose(name, value) => self.fill(name, value),
+                Input::Tick(name, on) => self.tick(name, on),
+            };
+        }
+        self
+    }
+
     /// A text input's value, as the page shows it.
     fn value(&self, name: &str) -> &str {
         self.entries
@@ -439,69 +455,14 @@ async fn global_settings_every_field_is_written_as_changed() {
     assert_eq!(form.value("nat_router"), "198.51.100.254");
     assert_eq!(form.value("nat_router_device"), "eth1:1");
     assert_eq!(form.value("network"), "nat");
-    form.fill("primary", "192.0.2.3")
-        .fill("primary_private", "198.51.100.1")
-        .fill("tcp_timeout", "900")
-        .fill("tcpfin_timeout", "120")
-        .fill("udp_timeout", "300")
-        .fill("network", "tunnel")
-        .fill("nat_router", "198.51.100.253")
-        .fill("nat_nmask", "255.255.255.128")
-        .fill("nat_router_device", "eth1:2")
-        .fill("active_cmd", "\"/usr/local/bin/became active\"")
-        .fill("inactive_cmd", "/usr/local/bin/inactive")
-        .fill("rsh_command", "ssh")
-        .fill("standby", "cold")
-        .fill("garp_count", "3")
-        .fill("garp_interval", "0.5")
-        .fill("debug_level", "LOW")
-        .tick("hard_shutdown", false)
-        .fill("ipvsadm", "/usr/sbin/ipvsadm")
-        .tick("heartbeat", true)
-        .tick("sync", true)
-        .fill("primary_shared", "/dev/sdb1")
-        .fill("backup_shared", "/dev/sdc1")
-        .fill("reservation_conflict_action", "preempt");
+    form.enter(GLOBAL_EVERY_FIELD.inputs);
     let shown = lab.accept(&form, None).await;
     assert_message(
         &shown,
         "Global settings changed: lvs.cf written, serial_no 2",
     );
     assert_message(&shown, "The daemon reloaded it: serial_no 2 in use");
-    assert_changed(
-        &lab,
-        &before,
-        (1, 2),
-        &[
-            "-primary = 192.0.2.1",
-            "+primary = 192.0.2.3",
-            "-network = nat",
-            "+network = tunnel",
-            "-nat_router = 198.51.100.254 eth1:1",
-            "-nat_nmask = 255.255.255.0",
-            "+nat_router = 198.51.100.253 eth1:2",
-            "+nat_nmask = 255.255.255.128",
-            // New keywords go after the section's last setting, in the keyword table's order.
-            "+primary_private = 198.51.100.1",
-            "+primary_shared = /dev/sdb1",
-            "+backup_shared = /dev/sdc1",
-            "+reservation_conflict_action = preempt",
-            "+active_cmd = \"/usr/local/bin/became active\"",
-            "+inactive_cmd = /usr/local/bin/inactive",
-            "+debug_level = LOW",
-            "+hard_shutdown = 0",
-            "+ipvsadm = /usr/sbin/ipvsadm",
-            "+rsh_command = ssh",
-            "+tcp_timeout = 900",
-            "+tcpfin_timeout = 120",
-            "+udp_timeout = 300",
-            "+heartbeat = 1",
-            "+sync = 1",
-            "+standby = cold",
-            "+garp_count = 3",
-            "+garp_interval = 0.5",
-        ],
-    );
+    assert_changed(&lab, &before, (1, 2), GLOBAL_EVERY_FIELD.expected);
     // The form shows what was written, quoted as typed.
     let page = lab.page("/global").await;
     let form = Form::parse(&page, Some("global-form"));
@@ -646,39 +607,10 @@ async fn redundancy_fields_enable_and_disable() {
     let mut form = Form::parse(&page, Some("redundancy-form"));
     assert_eq!(form.value("backup"), "192.0.2.2");
     assert_eq!(form.value("keepalive"), "6");
-    form.fill("backup", "192.0.2.4")
-        .fill("backup_private", "198.51.100.2")
-        .fill("keepalive", "2")
-        .fill("deadtime", "10")
-        .fill("heartbeat_port", "540")
-        .tick("monitor_links", true)
-        .tick("preempt", false)
-        .tick("syncdaemon", true)
-        .fill("syncd_iface", "eth1")
-        .fill("syncd_id", "7");
+    form.enter(REDUNDANCY_EVERY_FIELD.inputs);
     let shown = lab.accept(&form, None).await;
     assert_message(&shown, "Redundancy changed: lvs.cf written, serial_no 2");
-    assert_changed(
-        &lab,
-        &before,
-        (1, 2),
-        &[
-            "-backup = 192.0.2.2",
-            "+backup = 192.0.2.4",
-            "-heartbeat_port = 539",
-            "+heartbeat_port = 540",
-            "-keepalive = 6",
-            "-deadtime = 18",
-            "+keepalive = 2",
-            "+deadtime = 10",
-            "+backup_private = 198.51.100.2",
-            "+monitor_links = 1",
-            "+syncdaemon = 1",
-            "+syncd_iface = eth1",
-            "+syncd_id = 7",
-            "+preempt = 0",
-        ],
-    );
+    assert_changed(&lab, &before, (1, 2), REDUNDANCY_EVERY_FIELD.expected);
     // DISABLE and ENABLE.
     let page = lab.page("/redundancy").await;
     let form = Form::parse(&page, Some("switch-form"));
@@ -924,133 +856,26 @@ async fn the_virtual_server_page_writes_every_field() {
     assert_eq!(form.value("address"), "192.0.2.10");
     assert_eq!(form.value("address_device"), "eth0:1");
     assert_eq!(form.value("scheduler"), "wlc");
-    form.fill("name", "www")
-        .fill("port", "8080")
-        .fill("protocol", "udp")
-        .fill("address", "192.0.2.20")
-        .fill("vip_nmask", "255.255.255.128")
-        .fill("fwmark", "80")
-        .fill("address_device", "eth0:5")
-        .fill("reentry", "30")
-        .fill("timeout", "8")
-        .tick("quiesce_server", false)
-        .fill("load_monitor", "rup")
-        .fill("scheduler", "rr")
-        .fill("persistent", "600")
-        .fill("pmask", "255.255.255.0")
-        .fill("sorry_server", "198.51.100.99");
+    form.enter(VIRTUAL_SERVER_FIELDS.inputs);
     let (status, location, body) = lab.submit(&form, None).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
     assert_eq!(location.as_deref(), Some("/virtual/0/www"), "renamed");
     let page = lab.page("/virtual/0/www").await;
     assert_message(&page, "Virtual server 'http' changed and renamed 'www'");
-    assert_changed(
-        &lab,
-        &before,
-        (1, 2),
-        &[
-            "-virtual http {",
-            "+virtual www {",
-            "-    address = 192.0.2.10 eth0:1",
-            "-    vip_nmask = 255.255.255.0",
-            "+    address = 192.0.2.20 eth0:5",
-            "+    vip_nmask = 255.255.255.128",
-            "-    protocol = tcp",
-            "-    port = 80",
-            "+    protocol = udp",
-            "+    port = 8080",
-            "-    scheduler = wlc",
-            "+    scheduler = rr",
-            "-    timeout = 6",
-            "-    reentry = 15",
-            "+    timeout = 8",
-            "+    reentry = 30",
-            "-    quiesce_server = 1",
-            "+    quiesce_server = 0",
-            "-    load_monitor = none",
-            "+    load_monitor = rup",
-            "+    sorry_server = 198.51.100.99",
-            "+    fwmark = 80",
-            "+    persistent = 600",
-            "+    pmask = 255.255.255.0",
-        ],
-    );
+    assert_changed(&lab, &before, (1, 2), VIRTUAL_SERVER_FIELDS.expected);
     // The shoal extensions, and the keywords Piranha kept that shoal ignores.
     let before = lab.file();
     let mut form = Form::parse(&page, Some("virtual-edit-form"));
-    form.fill("forwarding", "tunnel")
-        .fill("scheduler", "sh")
-        .fill("scheduler_flags", "sh-fallback sh-port")
-        .fill("tunnel_type", "gue")
-        .fill("tunnel_port", "6080")
-        .fill("tunnel_csum", "csum")
-        .fill("drain_timeout", "30")
-        .tick("one_packet", true)
-        .fill("client_monitor", "/usr/sbin/nanny2")
-        .fill("start_cmd", "/bin/start")
-        .fill("stop_cmd", "/bin/stop")
-        .fill("master", "192.0.2.50")
-        .fill("dirs", "[ /a /b ]");
+    form.enter(VIRTUAL_EXTENSIONS.inputs);
     lab.accept(&form, None).await;
-    assert_changed(
-        &lab,
-        &before,
-        (2, 3),
-        &[
-            "-    scheduler = rr",
-            "+    scheduler = sh",
-            "+    scheduler_flags = sh-fallback sh-port",
-            "+    client_monitor = /usr/sbin/nanny2",
-            "+    start_cmd = /bin/start",
-            "+    stop_cmd = /bin/stop",
-            "+    master = 192.0.2.50",
-            "+    dirs = [ /a /b ]",
-            "+    forwarding = tunnel",
-            "+    tunnel_type = gue",
-            "+    tunnel_port = 6080",
-            "+    tunnel_csum = csum",
-            "+    drain_timeout = 30",
-            "+    one_packet = 1",
-        ],
-    );
+    assert_changed(&lab, &before, (2, 3), VIRTUAL_EXTENSIONS.expected);
     // The health checks, on ftp.
     let before = lab.file();
     let page = lab.page("/virtual/1/ftp").await;
     let mut form = Form::parse(&page, Some("virtual-edit-form"));
-    form.fill("monitor", "http")
-        .fill("monitor_port", "2121")
-        .fill("rise", "3")
-        .fill("fall", "2")
-        .fill("http_method", "HEAD")
-        .fill("http_path", "/health")
-        .fill("http_host", "www.example.com")
-        .fill("http_status", "200 301-302")
-        .fill("http_body", "ok")
-        .tick("tls_verify", true)
-        .fill("dns_name", "example.com")
-        .fill("dns_type", "AAAA")
-        .fill("dns_rcode", "NXDOMAIN");
+    form.enter(VIRTUAL_CHECKS.inputs);
     lab.accept(&form, None).await;
-    assert_changed(
-        &lab,
-        &before,
-        (3, 4),
-        &[
-            "+    rise = 3",
-            "+    fall = 2",
-            "+    monitor = http",
-            "+    monitor_port = 2121",
-            "+    http_method = HEAD",
-            "+    http_path = /health",
-            "+    http_host = www.example.com",
-            "+    http_status = 200 301-302",
-            "+    http_body = ok",
-            "+    tls_verify = 1",
-            "+    dns_name = example.com",
-            "+    dns_type = AAAA",
-            "+    dns_rcode = NXDOMAIN",
-        ],
-    );
+    assert_changed(&lab, &before, (3, 4), VIRTUAL_CHECKS.expected);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1123,37 +948,11 @@ async fn real_servers_are_listed_added_edited_toggled_and_deleted() {
     let page = lab.page("/virtual/0/http/real/3/server1").await;
     assert_message(&page, "Real server 'server1' added to 'http' (inactive)");
     let mut form = Form::parse(&page, Some("real-edit-form"));
-    form.fill("name", "web4")
-        .fill("address", "198.51.100.14")
-        .fill("weight", "3")
-        .fill("port", "8080")
-        .fill("forwarding", "nat")
-        .fill("tunnel_type", "ipip")
-        .fill("tunnel_port", "6080")
-        .fill("tunnel_csum", "nocsum")
-        .fill("upper_threshold", "100")
-        .fill("lower_threshold", "50");
+    form.enter(REAL_EVERY_FIELD.inputs);
     let (status, location, body) = lab.submit(&form, None).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
     assert_eq!(location.as_deref(), Some("/virtual/0/http/real/3/web4"));
-    assert_changed(
-        &lab,
-        &before,
-        (3, 4),
-        &[
-            "-    server server1 {",
-            "+    server web4 {",
-            "+        address = 198.51.100.14",
-            "+        weight = 3",
-            "+        port = 8080",
-            "+        forwarding = nat",
-            "+        tunnel_type = ipip",
-            "+        tunnel_port = 6080",
-            "+        tunnel_csum = nocsum",
-            "+        upper_threshold = 100",
-            "+        lower_threshold = 50",
-        ],
-    );
+    assert_changed(&lab, &before, (3, 4), REAL_EVERY_FIELD.expected);
     // A bad weight is refused beside its field.
     let before = lab.file();
     let page = lab.page("/virtual/0/http/real/3/web4").await;
@@ -1210,22 +1009,10 @@ async fn monitoring_scripts_replace_and_blank_their_texts() {
     );
     let mut form = Form::parse(&page, Some("scripts-form"));
     assert_eq!(form.value("send"), "", "the replacement starts blank");
-    form.fill("send_program", "\"/usr/local/bin/check-ftp %h %p\"")
-        .fill("expect", "\"^2[0-9]{2}\"")
-        .tick("use_regex", true);
+    form.enter(SCRIPTS_TEXTS.inputs);
     let page = lab.accept(&form, Some(("action", "accept"))).await;
     assert_message(&page, "Monitoring scripts of 'ftp' changed");
-    assert_changed(
-        &lab,
-        &before,
-        (1, 2),
-        &[
-            "-    expect = \"220\"",
-            "+    expect = \"^2[0-9]{2}\"",
-            "+    send_program = \"/usr/local/bin/check-ftp %h %p\"",
-            "+    use_regex = 1",
-        ],
-    );
+    assert_changed(&lab, &before, (1, 2), SCRIPTS_TEXTS.expected);
     // The buttons remove one text each.
     for (button, line, serial) in [
         ("blank_send", "-    send = \"quit\\r\\n\"", 2),

@@ -10,6 +10,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod cases;
 pub mod edits;
 pub mod panels;
 

@@ -87,3 +87,49 @@ pub async fn refused(
         "a refused form leaves lvs.cf byte-identical"
     );
 }
+
+/// Where a DELETE on a list goes.
+pub struct Deletion<'a> {
+    /// The radio of the row to delete.
+    pub radio: &'a str,
+    /// The list's path.
+    pub list: &'a str,
+    /// The confirmation page's path.
+    pub confirm: &'a str,
+    /// How the block shown on the confirmation page starts.
+    pub block: &'a str,
+    /// The diff lines the DELETE makes.
+    pub expected: &'a [&'a str],
+}
+
+/// On the list page shown: selects the row, clicks DELETE and checks the confirmation
+/// page (its path and the block it shows), calls `on_confirmation` there (for a
+/// screenshot), clicks CANCEL and checks that the list is back and lvs.cf unchanged;
+/// then DELETE again and DELETE on the confirmation page: lvs.cf loses exactly
+/// `expected`, and the list is shown.
+pub async fn delete_confirmed(
+    browser: &Browser,
+    lvs_cf: &Path,
+    deletion: &Deletion<'_>,
+    on_confirmation: impl AsyncFnOnce(&Browser),
+) {
+    let before = std::fs::read(lvs_cf).expect("lvs.cf");
+    let ask = async || {
+        browser.enter(&Input::Tick(deletion.radio, true)).await;
+        browser.click_and_wait("delete").await;
+        assert_eq!(browser.path().await, deletion.confirm);
+    };
+    ask().await;
+    let block = browser.text("block").await;
+    assert!(block.starts_with(deletion.block), "{block}");
+    on_confirmation(browser).await;
+    browser.click_and_wait("cancel").await;
+    assert_eq!(browser.path().await, deletion.list);
+    assert!(
+        std::fs::read(lvs_cf).expect("lvs.cf") == before,
+        "CANCEL deletes nothing"
+    );
+    ask().await;
+    change(browser, lvs_cf, &[], "confirm", deletion.expected).await;
+    assert_eq!(browser.path().await, deletion.list);
+}

@@ -120,6 +120,29 @@ async fn list(
     (code, page).into_response()
 }
 
+/// The list again, with the errors of a refused list action or DELETE, when its virtual
+/// server is still in the version refused.
+async fn refused_list(
+    session: &Session,
+    current: &Current,
+    (index, name): (usize, &str),
+    errors: FormErrors,
+) -> Response {
+    match locate(&current.loaded.config, index, name) {
+        Ok(at) => {
+            list(
+                session,
+                current,
+                at,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(_) => (StatusCode::CONFLICT, "gone\n").into_response(),
+    }
+}
+
 /// GET /virtual/{index}/{name}/real.
 pub async fn list_page(
     Extract(state): Extract<State>,
@@ -245,19 +268,7 @@ pub async fn list_action(
     .await;
     match edit::respond(&state, &session, "virtual", outcome).await {
         Ok(response) => response,
-        Err((current, errors)) => match locate(&current.loaded.config, index, &wanted) {
-            Ok(at) => {
-                list(
-                    &session,
-                    &current,
-                    at,
-                    errors,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-                .await
-            }
-            Err(_) => (StatusCode::CONFLICT, "gone\n").into_response(),
-        },
+        Err((current, errors)) => refused_list(&session, &current, (index, &wanted), errors).await,
     }
 }
 
@@ -268,30 +279,23 @@ pub async fn delete_page(
     session: Session,
     Path((index, name, server, server_name)): Path<(usize, String, usize, String)>,
 ) -> Response {
-    let (current, at) = match virtuals::load_for(&state, &session, index, name).await {
-        Ok(found) => found,
-        Err(response) => return response,
+    let (current, (at, found)) =
+        match load_server(&state, &session, (index, name), (server, &server_name)).await {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
+    let virtual_server = &current.loaded.config.virtual_servers[at];
+    let real = &virtual_server.servers[found].name;
+    let confirm = edit::Confirm {
+        what: format!(
+            "real server '{real}' of virtual server '{}'",
+            virtual_server.name
+        ),
+        scope: Scope::Real(at, found),
+        action: delete_url(at, &virtual_server.name, found, real),
+        back: list_url(at, &virtual_server.name),
     };
-    match locate_server(&current.loaded.config, at, server, &server_name) {
-        Ok(found) => {
-            let virtual_server = &current.loaded.config.virtual_servers[at];
-            let real = &virtual_server.servers[found].name;
-            let confirm = edit::Confirm {
-                what: format!(
-                    "real server '{real}' of virtual server '{}'",
-                    virtual_server.name
-                ),
-                scope: Scope::Real(at, found),
-                action: delete_url(at, &virtual_server.name, found, real),
-                back: list_url(at, &virtual_server.name),
-            };
-            edit::confirm_page(&session, "virtual", &current, confirm).await
-        }
-        Err(Refusal::Gone(why)) => {
-            edit::problem(&session, "virtual", StatusCode::NOT_FOUND, why).await
-        }
-        Err(Refusal::Invalid) => (StatusCode::BAD_REQUEST, "bad request\n").into_response(),
-    }
+    edit::confirm_page(&session, "virtual", &current, confirm).await
 }
 
 fn delete_plan(
@@ -336,19 +340,7 @@ pub async fn delete_accept(
     .await;
     match edit::respond(&state, &session, "virtual", outcome).await {
         Ok(response) => response,
-        Err((current, errors)) => match locate(&current.loaded.config, index, &wanted) {
-            Ok(at) => {
-                list(
-                    &session,
-                    &current,
-                    at,
-                    errors,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-                .await
-            }
-            Err(_) => (StatusCode::CONFLICT, "gone\n").into_response(),
-        },
+        Err((current, errors)) => refused_list(&session, &current, (index, &wanted), errors).await,
     }
 }
 
@@ -422,26 +414,37 @@ pub async fn edit_page(
     session: Session,
     Path((index, name, server, server_name)): Path<(usize, String, usize, String)>,
 ) -> Response {
-    let (current, at) = match virtuals::load_for(&state, &session, index, name).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    match locate_server(&current.loaded.config, at, server, &server_name) {
-        Ok(found) => {
+    match load_server(&state, &session, (index, name), (server, &server_name)).await {
+        Ok((current, place)) => {
             edit_form(
                 &session,
                 &current,
-                (at, found),
+                place,
                 None,
                 FormErrors::default(),
                 StatusCode::OK,
             )
             .await
         }
+        Err(response) => response,
+    }
+}
+
+/// Reads lvs.cf for a page of one real server: the file and where the virtual and the
+/// real server are, or the page that says why not.
+async fn load_server(
+    state: &State,
+    session: &Session,
+    (index, name): (usize, String),
+    (server, server_name): (usize, &str),
+) -> Result<(Current, (usize, usize)), Response> {
+    let (current, at) = virtuals::load_for(state, session, index, name).await?;
+    match locate_server(&current.loaded.config, at, server, server_name) {
+        Ok(found) => Ok((current, (at, found))),
         Err(Refusal::Gone(why)) => {
-            edit::problem(&session, "virtual", StatusCode::NOT_FOUND, why).await
+            Err(edit::problem(session, "virtual", StatusCode::NOT_FOUND, why).await)
         }
-        Err(Refusal::Invalid) => (StatusCode::BAD_REQUEST, "bad request\n").into_response(),
+        Err(Refusal::Invalid) => Err((StatusCode::BAD_REQUEST, "bad request\n").into_response()),
     }
 }
 
