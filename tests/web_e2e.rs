@@ -752,7 +752,7 @@ async fn real_servers_and_monitoring_scripts_in_a_browser() {
     )
     .await;
     for (button, line) in [
-        ("blank-send", "-    send = \"quit\\r\\n\""),
+        ("blank-send", "-    send = \"QUIT\\r\\n\""),
         (
             "no-send-program",
             "-    send_program = \"/usr/local/bin/check-ftp %h %p\"",

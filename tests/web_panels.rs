@@ -1015,7 +1015,7 @@ async fn monitoring_scripts_replace_and_blank_their_texts() {
     assert_changed(&lab, &before, (1, 2), SCRIPTS_TEXTS.expected);
     // The buttons remove one text each.
     for (button, line, serial) in [
-        ("blank_send", "-    send = \"quit\\r\\n\"", 2),
+        ("blank_send", "-    send = \"QUIT\\r\\n\"", 2),
         (
             "no_send_program",
             "-    send_program = \"/usr/local/bin/check-ftp %h %p\"",

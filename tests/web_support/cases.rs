@@ -247,15 +247,18 @@ pub const REAL_EVERY_FIELD: Case = Case {
     ],
 };
 
-/// The sending program, expect and its regular expression switch of ftp.
+/// The sending program, send, expect and its regular expression switch of ftp.
 pub const SCRIPTS_TEXTS: Case = Case {
     inputs: &[
         Text("send_program", "\"/usr/local/bin/check-ftp %h %p\""),
+        Text("send", "\"QUIT\\r\\n\""),
         Text("expect", "\"^2[0-9]{2}\""),
         Tick("use_regex", true),
     ],
     expected: &[
+        "-    send = \"quit\\r\\n\"",
         "-    expect = \"220\"",
+        "+    send = \"QUIT\\r\\n\"",
         "+    expect = \"^2[0-9]{2}\"",
         "+    send_program = \"/usr/local/bin/check-ftp %h %p\"",
         "+    use_regex = 1",
