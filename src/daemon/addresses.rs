@@ -230,6 +230,17 @@ impl Addresses {
         errors
     }
 
+    /// Takes `wanted` as this node's own without touching them: a restart found them on
+    /// the interfaces, left by the previous run, and the kernel is serving on them. They
+    /// are given up as if this run had added them.
+    pub fn adopt(&mut self, wanted: &[Floating]) {
+        for floating in wanted {
+            info!("keeping address {floating}, left by the previous run");
+            self.added.insert(floating.clone());
+            self.held.insert(floating.clone());
+        }
+    }
+
     /// Removes every address this node added.
     pub async fn release(&mut self) -> Vec<String> {
         let mut errors = Vec::new();
