@@ -24,7 +24,7 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use address::{AddressChange, AddressError, LinkAddress, NetHandle};
-pub use garp::{Announcement, Announcer, GarpError, announce};
+pub use garp::{Announcement, Announcer, GarpError, announce, announce_with};
 
 /// An Ethernet hardware address.
 ///
