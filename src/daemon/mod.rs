@@ -1259,8 +1259,10 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
             }
         }
         supervisor.count_state();
-        let status = supervisor.status_line();
-        supervisor.notifier.status(&status);
+        if supervisor.notifier.enabled() {
+            let status = supervisor.status_line();
+            supervisor.notifier.status(&status);
+        }
     }
     supervisor.notifier.stopping();
     info!(
