@@ -604,6 +604,13 @@ fn a_killed_shoal_is_not_taken_over_while_its_kernel_serves_and_resumes_when_res
     let hold = &n2.failover()["hold"];
     assert_eq!(hold["holding"], true, "{hold}\n{}", n2.log());
     assert!(hold["probes"].as_u64().unwrap_or(0) >= 10, "{hold}");
+    let text = Command::new(SHOAL)
+        .args(["status", "--control"])
+        .arg(n2.dir.join("control.sock"))
+        .output()
+        .expect("shoal status");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("HOLDING OFF the takeover"), "{text}");
     assert!(
         n2.log()
             .contains("its kernel is serving, so its shoal alone is down"),

@@ -646,7 +646,9 @@ impl Runtime {
         if self.witness.is_none() || !rules.enabled() || self.dead_reported {
             return None;
         }
-        if self.machine.is_active() || !self.peer_was_active() {
+        let machine = self.machine.view();
+        let could_take_over = !machine.active && !machine.stopped && machine.link_up;
+        if !could_take_over || !self.peer_was_active() {
             return None;
         }
         let last_heard = self.last_heard()?;
