@@ -72,6 +72,8 @@ deb=$(ls target/debian/shoal_*.deb)
 # --- a clean root ---------------------------------------------------------------------
 if [ ! -s "$base" ]; then
     mkdir -p "$cache"
+    # A root half made by an interrupted run is made again from nothing.
+    rm -f "$base.part"
     sources=/etc/apt/sources.list.d/debian.sources
     [ -s "$sources" ] || sources=/etc/apt/sources.list
     # This machine's own apt sources (the registry it reaches), and its apt settings on

@@ -93,6 +93,28 @@ impl Director {
         std::fs::read_to_string(self.dir.join("shoal.log")).unwrap_or_default()
     }
 
+    /// shoal.toml's `restart_grace`, for the next start.
+    fn set_restart_grace(&self, seconds: u64) {
+        let key = self.dir.join("peer.key");
+        let settings = format!(
+            "[heartbeat]\nkey_file = \"{}\"\nrestart_grace = {seconds}\n",
+            key.display()
+        );
+        std::fs::write(self.dir.join("shoal.toml"), settings).expect("shoal.toml");
+    }
+
+    /// `shoal status --json`'s failover part.
+    fn failover(&self) -> serde_json::Value {
+        let output = Command::new(SHOAL)
+            .args(["status", "--json", "--control"])
+            .arg(self.dir.join("control.sock"))
+            .output()
+            .expect("shoal status");
+        let status: serde_json::Value =
+            serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
+        status["failover"].clone()
+    }
+
     fn shoal_reload(&self) {
         let _ = Command::new(SHOAL)
             .args(["reload", "--control"])
@@ -536,6 +558,111 @@ fn a_node_that_gives_the_vip_up_stops_announcing_it() {
     }
     assert!(
         n2.log().contains("announced 192.0.2.10 on eth0 (1/5)"),
+        "{}",
+        n2.log()
+    );
+}
+
+/// Watches, every few milliseconds for `period`, that the primary keeps the VIP, the
+/// backup never takes it, and the client's entry stays on the primary's MAC.
+fn primary_keeps_serving(lan: &Namespaces, period: Duration, n2: &Director) -> usize {
+    let primary_mac = mac(lan, "n1");
+    let started = Instant::now();
+    let mut samples = 0;
+    while started.elapsed() < period {
+        assert!(holds_vip(lan, "n1"), "the primary lost the VIP");
+        assert!(!holds_vip(lan, "n2"), "the backup took over: {}", n2.log());
+        let entry = client_entry(lan);
+        assert!(entry.contains(&primary_mac), "the client moved: {entry}");
+        samples += 1;
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    samples
+}
+
+/// A LAN with both directors started, the primary elected, and the backup's
+/// `restart_grace` set to `grace` seconds.
+fn elected_pair_with_grace(grace: u64) -> (Namespaces, tempfile::TempDir, Director, Director) {
+    let lan = lan();
+    let root = tempfile::tempdir().expect("tempdir");
+    let mut n1 = Director::new("n1", root.path(), true);
+    let mut n2 = Director::new("n2", root.path(), true);
+    n2.set_restart_grace(grace);
+    elect(&lan, &mut n1, &mut n2);
+    (lan, root, n1, n2)
+}
+
+/// `kill -9` of the active node's shoal alone (its links up, its kernel serving): the
+/// backup sees the heartbeat stop but the VIP still answering its ARP probes, and holds
+/// off; the primary's shoal, started again, keeps the VIP it finds and resumes; the VIP
+/// never leaves the primary and the client's entry never moves.
+#[test]
+fn a_killed_shoal_is_not_taken_over_while_its_kernel_serves_and_resumes_when_restarted() {
+    let (lan, _root, mut n1, n2) = elected_pair_with_grace(10);
+    n1.kill();
+    let samples = primary_keeps_serving(&lan, Duration::from_secs(2), &n2);
+    let hold = &n2.failover()["hold"];
+    assert_eq!(hold["holding"], true, "{hold}\n{}", n2.log());
+    assert!(hold["probes"].as_u64().unwrap_or(0) >= 10, "{hold}");
+    let text = Command::new(SHOAL)
+        .args(["status", "--control"])
+        .arg(n2.dir.join("control.sock"))
+        .output()
+        .expect("shoal status");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("HOLDING OFF the takeover"), "{text}");
+    assert!(
+        n2.log()
+            .contains("its kernel is serving, so its shoal alone is down"),
+        "{}",
+        n2.log()
+    );
+
+    n1.start(&lan);
+    let resumed = Instant::now();
+    wait("the primary resumes", Duration::from_secs(10), || {
+        n1.failover()["state"]["active"] == true
+    });
+    println!(
+        "kill -9 of shoal alone: {samples} samples over 2 s with the VIP on the primary and the client's entry unchanged; restarted, the primary resumed after {:?}",
+        resumed.elapsed()
+    );
+    primary_keeps_serving(&lan, Duration::from_millis(500), &n2);
+    let log = n1.log();
+    assert!(
+        log.contains("keeping address 192.0.2.10/32 on eth0:1"),
+        "{log}"
+    );
+    assert!(log.contains("resuming"), "{log}");
+    assert!(!log.contains("removed address"), "{log}");
+    let hold = &n2.failover()["hold"];
+    assert_eq!(hold["holding"], false, "{hold}");
+    assert_eq!(n2.failover()["peer"]["alive"], true);
+}
+
+/// A shoal that does not come back within `restart_grace` is taken over, VIPs answering
+/// or not.
+#[test]
+fn a_killed_shoal_that_stays_down_is_taken_over_after_restart_grace() {
+    let (lan, _root, mut n1, n2) = elected_pair_with_grace(1);
+    let killed = Instant::now();
+    n1.kill();
+    wait("the backup takes over", Duration::from_secs(5), || {
+        holds_vip(&lan, "n2")
+    });
+    let took_over = killed.elapsed();
+    println!("restart_grace = 1: the backup took over {took_over:?} after the kill");
+    assert!(
+        took_over >= Duration::from_millis(900),
+        "{took_over:?}: {}",
+        n2.log()
+    );
+    let backup_mac = mac(&lan, "n2");
+    wait("the client's entry moved", Duration::from_secs(3), || {
+        client_entry(&lan).contains(&backup_mac)
+    });
+    assert!(
+        n2.log().contains("stayed silent for restart_grace"),
         "{}",
         n2.log()
     );

@@ -100,6 +100,8 @@ fn config(role: Role, protocol: Protocol, preempt: bool, private: bool) -> Heart
         boot_id: shoal::ha::new_boot_id(),
         config_serial: 3,
         config_hash: ConfigHash::of(b"serial_no = 3\n"),
+        restart_grace: Duration::ZERO,
+        resume: false,
     }
 }
 

@@ -127,6 +127,12 @@ fn print_failover(failover: &serde_json::Value) {
         text("/peer/addresses/public"),
         text("/peer/config_serial"),
     );
+    if failover.pointer("/hold/holding").and_then(|v| v.as_bool()) == Some(true) {
+        println!(
+            "  HOLDING OFF the takeover: the peer's heartbeat has been silent for {} ms but its addresses still answer (its shoal is down, its kernel serving, its real servers unchecked); taking over after restart_grace",
+            text("/hold/silent_ms")
+        );
+    }
 }
 
 /// One line per monitored real server, after the table.

@@ -32,13 +32,21 @@ pub struct Heartbeat {
     /// The shared key authenticating heartbeats and config pushes; a missing file means no
     /// authentication (the daemon warns).
     pub key_file: PathBuf,
+    /// Seconds a silent peer whose VIPs still answer ARP (its kernel serving, its shoal
+    /// down) is waited for before this node takes over, so a crashed shoal restarted by
+    /// systemd resets no connection; 0 takes over at `deadtime`, as Piranha did.
+    pub restart_grace: u64,
 }
+
+/// The default `restart_grace`: systemd's `RestartSec` and a start, several times over.
+pub const DEFAULT_RESTART_GRACE: u64 = 10;
 
 impl Default for Heartbeat {
     fn default() -> Self {
         Heartbeat {
             protocol: HeartbeatProtocol::Shoal,
             key_file: PathBuf::from("/etc/shoal/peer.key"),
+            restart_grace: DEFAULT_RESTART_GRACE,
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
@@ -12,7 +13,7 @@ use tracing::{info, warn};
 
 use crate::config::model::{Config, InterfaceAddress, Netmask, ServiceKind, VirtualServer};
 use crate::net::garp::base_device;
-use crate::net::{AddressChange, AddressError, Announcer, NetHandle, announce};
+use crate::net::{AddressChange, AddressError, Announcer, NetHandle, announce_with};
 
 /// An address the configuration wants on this node while it is active.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -104,6 +105,10 @@ pub struct Addresses {
     /// it, and it ends when the address is given up (a node that no longer holds an
     /// address must not go on telling the network that it is here).
     announcing: HashMap<Floating, AbortHandle>,
+    /// One open announcer per device, kept: closing a packet socket blocks the thread
+    /// for an RCU grace period (10-15 ms), which at activation would delay every
+    /// address's first announcement after the first.
+    announcers: HashMap<String, Arc<Announcer>>,
 }
 
 impl Addresses {
@@ -119,6 +124,7 @@ impl Addresses {
             added: HashSet::new(),
             held: HashSet::new(),
             announcing: HashMap::new(),
+            announcers: HashMap::new(),
         })
     }
 
@@ -173,7 +179,7 @@ impl Addresses {
                     }
                     self.held.insert(floating.clone());
                     if new && !announce_all {
-                        announce_again(&mut self.announcing, floating, garp);
+                        self.announce_again(floating, garp);
                     }
                 }
                 Err(e) => {
@@ -183,8 +189,9 @@ impl Addresses {
             }
         }
         if announce_all {
-            for floating in wanted.iter().filter(|f| self.held.contains(*f)) {
-                announce_again(&mut self.announcing, floating, garp);
+            let held: Vec<&Floating> = wanted.iter().filter(|f| self.held.contains(*f)).collect();
+            for floating in held {
+                self.announce_again(floating, garp);
             }
         }
         errors
@@ -230,6 +237,74 @@ impl Addresses {
         errors
     }
 
+    /// Takes `wanted` as this node's own without touching them: a restart found them on
+    /// the interfaces, left by the previous run, and the kernel is serving on them. They
+    /// are given up as if this run had added them.
+    pub fn adopt(&mut self, wanted: &[Floating]) {
+        for floating in wanted {
+            info!("keeping address {floating}, left by the previous run");
+            self.added.insert(floating.clone());
+            self.held.insert(floating.clone());
+        }
+    }
+
+    /// The open announcer for `link`, opened on first use.
+    fn announcer(&mut self, link: &str) -> Result<Arc<Announcer>, String> {
+        if let Some(announcer) = self.announcers.get(link) {
+            return Ok(announcer.clone());
+        }
+        let announcer = Arc::new(Announcer::open(link, None).map_err(|e| e.to_string())?);
+        self.announcers.insert(link.to_string(), announcer.clone());
+        Ok(announcer)
+    }
+
+    /// Starts a burst of announcements of `floating`, in place of the one it may have
+    /// running: the first at once, from the caller (which has just added the address: a
+    /// task would wait until the supervisor next yields, after the rest of the
+    /// activation), the others `interval` apart in the background.
+    fn announce_again(&mut self, floating: &Floating, (count, interval): (u32, Duration)) {
+        self.announcing.retain(|_, task| !task.is_finished());
+        if let Some(previous) = self.announcing.remove(floating) {
+            previous.abort();
+        }
+        if count == 0 {
+            return;
+        }
+        let link = floating.link().to_string();
+        let address = floating.address;
+        let announcer = match self.announcer(&link) {
+            Ok(announcer) => announcer,
+            Err(e) => {
+                warn!("cannot announce {address} on {link}: {e}");
+                return;
+            }
+        };
+        match announcer.send(address) {
+            Ok(_) => info!("announced {address} on {link} (1/{count})"),
+            Err(e) => {
+                // A device deleted and made again has a new index: open it afresh next time.
+                self.announcers.remove(&link);
+                warn!("cannot announce {address} on {link}: {e}");
+                return;
+            }
+        }
+        if count == 1 {
+            return;
+        }
+        let rest = tokio::spawn(async move {
+            tokio::time::sleep(interval).await;
+            let sent = announce_with(&announcer, address, count - 1, interval, |number, _| {
+                info!("announced {address} on {link} ({}/{count})", number + 1);
+            })
+            .await;
+            if let Err(e) = sent {
+                warn!("{e}");
+            }
+        });
+        self.announcing
+            .insert(floating.clone(), rest.abort_handle());
+    }
+
     /// Removes every address this node added.
     pub async fn release(&mut self) -> Vec<String> {
         let mut errors = Vec::new();
@@ -240,47 +315,6 @@ impl Addresses {
         }
         errors
     }
-}
-
-/// Starts a burst of announcements of `floating`, in place of the one it may have running:
-/// the first at once, from the caller (which has just added the address: a task would
-/// wait until the supervisor next yields, after the rest of the activation), the others
-/// `interval` apart in the background.
-fn announce_again(
-    announcing: &mut HashMap<Floating, AbortHandle>,
-    floating: &Floating,
-    (count, interval): (u32, Duration),
-) {
-    announcing.retain(|_, task| !task.is_finished());
-    if let Some(previous) = announcing.remove(floating) {
-        previous.abort();
-    }
-    if count == 0 {
-        return;
-    }
-    let link = floating.link().to_string();
-    let address = floating.address;
-    let first = Announcer::open(&link, None)
-        .map_err(|e| e.to_string())
-        .and_then(|announcer| announcer.send(address).map_err(|e| e.to_string()));
-    match first {
-        Ok(_) => info!("announced {address} on {link} (1/{count})"),
-        Err(e) => warn!("cannot announce {address} on {link}: {e}"),
-    }
-    if count == 1 {
-        return;
-    }
-    let rest = tokio::spawn(async move {
-        tokio::time::sleep(interval).await;
-        let sent = announce(&link, address, None, count - 1, interval, |number, _| {
-            info!("announced {address} on {link} ({}/{count})", number + 1);
-        })
-        .await;
-        if let Err(e) = sent {
-            warn!("{e}");
-        }
-    });
-    announcing.insert(floating.clone(), rest.abort_handle());
 }
 
 /// Runs `active_cmd` / `inactive_cmd`: split on blanks, no shell, as Piranha did.

@@ -9,12 +9,14 @@ use tracing::{info, warn};
 
 use super::{DaemonError, Options, Supervisor, addresses};
 use crate::config::Loaded;
+use crate::config::model::Config;
 use crate::config::settings::{HeartbeatProtocol, Settings};
 use crate::ha::{
-    self, Auth, ConfigHash, HaEvent, HeartbeatConfig, HeartbeatKey, Protocol, decide_role,
+    self, Auth, ConfigHash, HaEvent, HeartbeatConfig, HeartbeatKey, Protocol, Witness, decide_role,
 };
 use crate::ipvs::types::{Operation, SyncState};
 use crate::net::link::{LinkChange, watch_links};
+use crate::net::witness::{ArpWitness, ProbeTarget};
 
 /// Whether lvs.cf names a peer to heartbeat with: `backup_active = 1` and a backup.
 pub fn has_peer(loaded: &Loaded) -> bool {
@@ -112,11 +114,96 @@ pub fn heartbeat_config(
     let mut config = HeartbeatConfig::from_global(global, role, protocol, auth, &loaded.source)
         .map_err(|e| DaemonError::Role(e.to_string()))?;
     config.force_active = options.force_active;
+    config.restart_grace = std::time::Duration::from_secs(options.settings.heartbeat.restart_grace);
+    config.resume = left_serving(&loaded.config);
+    if config.resume {
+        warn!(
+            "this node holds every address of the service already (its last run ended while it was active): keeping them while it hears whether the peer stands by"
+        );
+    }
     info!(
         "{role} director; heartbeat ({protocol:?}) to {} every {:?}, peer dead after {:?}",
         config.peer.public, config.keepalive, config.deadtime
     );
     Ok(Some(config))
+}
+
+/// Whether this node holds every floating address the configuration wants (at least
+/// one): its previous run ended while it held the service, and its kernel has been
+/// serving since. A node that gave the service up cleanly holds none.
+fn left_serving(config: &Config) -> bool {
+    let wanted = addresses::wanted(config);
+    let Ok(present) = ha::local_interfaces() else {
+        return false;
+    };
+    !wanted.is_empty()
+        && wanted.iter().all(|f| {
+            present.iter().any(|p| {
+                p.address == f.address && crate::net::garp::base_device(&p.interface) == f.link()
+            })
+        })
+}
+
+/// What the heartbeat asks when the active peer falls silent: do its IPv4 addresses
+/// still answer ARP? (`None` when the configuration has no IPv4 address to ask for: a
+/// silent peer is then taken over at `deadtime`.)
+pub fn witness(config: &Config) -> Option<Box<dyn Witness>> {
+    let targets: Vec<ProbeTarget> = addresses::wanted(config)
+        .iter()
+        .filter_map(|f| match f.address {
+            std::net::IpAddr::V4(address) => Some(ProbeTarget {
+                device: f.link().to_string(),
+                address,
+            }),
+            std::net::IpAddr::V6(_) => None,
+        })
+        .collect();
+    if targets.is_empty() {
+        info!("no IPv4 floating address: a silent peer is taken over at deadtime");
+        return None;
+    }
+    Some(Box::new(ArpProbes {
+        witness: ArpWitness::new(targets),
+        warned: false,
+    }))
+}
+
+/// [`ArpWitness`] as the heartbeat's [`Witness`], warning once when it cannot probe.
+struct ArpProbes {
+    witness: ArpWitness,
+    warned: bool,
+}
+
+impl Witness for ArpProbes {
+    fn probe(&mut self) {
+        let errors = self.witness.probe();
+        if let Some(e) = errors.first()
+            && !std::mem::replace(&mut self.warned, true)
+        {
+            warn!(
+                "cannot probe the peer's addresses ({e}): a silent peer is taken over at deadtime"
+            );
+        }
+    }
+
+    fn answered_since(&mut self, since: tokio::time::Instant) -> bool {
+        self.witness.collect();
+        self.witness.all_answered_since(since.into_std())
+    }
+
+    fn rest(&mut self) {
+        self.witness.rest();
+    }
+
+    fn describe(&self) -> String {
+        let targets: Vec<String> = self
+            .witness
+            .targets()
+            .iter()
+            .map(|t| t.to_string())
+            .collect();
+        targets.join(", ")
+    }
 }
 
 /// `monitor_links = 1`: the devices that carry this node's public and private addresses,

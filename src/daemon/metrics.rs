@@ -296,6 +296,20 @@ fn register_node(registry: &mut Registry, scrape: &Scrape) {
         let alive = Gauge::<i64>::default();
         alive.set(i64::from(failover.peer.alive));
         registry.register("peer_alive", "1 while the peer's heartbeats arrive", alive);
+        let holding = Gauge::<i64>::default();
+        holding.set(i64::from(failover.hold.holding));
+        registry.register(
+            "peer_hold",
+            "1 while a takeover is held off: the peer's heartbeat is silent but its VIPs answer",
+            holding,
+        );
+        let holds = Counter::<u64>::default();
+        holds.inc_by(failover.hold.holds);
+        registry.register(
+            "peer_holds",
+            "Silences of the active peer in which its VIPs still answered",
+            holds,
+        );
     }
 }
 

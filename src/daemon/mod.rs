@@ -154,6 +154,9 @@ struct Supervisor {
     active: bool,
     /// The heartbeat with the peer director; `None` when lvs.cf names none.
     heartbeat: Option<HeartbeatHandle>,
+    /// This run starts holding the addresses its previous run left (the heartbeat's
+    /// rule 8); consumed by the first start of the service.
+    resuming: bool,
     /// `monitor_links`: the last state of each watched link.
     links: HashMap<String, bool>,
     /// This node's role in a pair (`None` without a peer), for the systemd status.
@@ -682,6 +685,9 @@ impl Supervisor {
         if let Some(heartbeat) = &self.heartbeat {
             let g = &self.loaded.config.global;
             heartbeat.set_config(g.serial_no, crate::ha::ConfigHash::of(&self.loaded.source));
+            if vips_changed {
+                heartbeat.set_witness(failover::witness(&self.loaded.config));
+            }
         }
         info!(
             "reload done: {} operations, serial_no {}, in {:.1} ms ({:.1} ms reading and checking lvs.cf, {})",
@@ -785,7 +791,13 @@ impl Supervisor {
             Some(heartbeat) => {
                 heartbeat.set_stopped(false);
                 let wanted = addresses::wanted(&self.loaded.config);
-                errors.extend(self.addresses.remove_stale(&wanted).await);
+                if std::mem::take(&mut self.resuming) {
+                    // The kernel has served on them since the last run ended; the
+                    // heartbeat decides whether this node goes on (rule 8).
+                    self.addresses.adopt(&wanted);
+                } else {
+                    errors.extend(self.addresses.remove_stale(&wanted).await);
+                }
             }
             None => errors.extend(self.activate().await),
         }
@@ -1146,6 +1158,7 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
         stopped: true,
         active: false,
         heartbeat: None,
+        resuming: false,
         links: HashMap::new(),
         role: None,
         notifier: notify::Notifier::from_env(),
@@ -1177,8 +1190,10 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
         let role = config.role;
         link_changes = failover::watch_monitored_links(&supervisor.loaded, &config).await?;
         pushes = Some(failover::serve_pushes(&options, &supervisor.features, &config).await?);
-        let (handle, events) =
-            crate::ha::heartbeat::spawn(config).map_err(|e| DaemonError::Role(e.to_string()))?;
+        supervisor.resuming = config.resume;
+        let witness = failover::witness(&supervisor.loaded.config);
+        let (handle, events) = crate::ha::heartbeat::spawn_with_witness(config, witness)
+            .map_err(|e| DaemonError::Role(e.to_string()))?;
         supervisor.role = Some(role);
         supervisor.heartbeat = Some(handle);
         failover_events = Some(events);
@@ -1244,8 +1259,10 @@ async fn run_async(options: Options) -> Result<(), DaemonError> {
             }
         }
         supervisor.count_state();
-        let status = supervisor.status_line();
-        supervisor.notifier.status(&status);
+        if supervisor.notifier.enabled() {
+            let status = supervisor.status_line();
+            supervisor.notifier.status(&status);
+        }
     }
     supervisor.notifier.stopping();
     info!(

@@ -36,6 +36,12 @@ impl Notifier {
         }
     }
 
+    /// Whether systemd listens: the status line (a walk over every real server) is
+    /// worth computing only then.
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
     /// How often to send `WATCHDOG=1`: half of systemd's `WatchdogSec`, so one late
     /// ping is not yet a missed one. `None` without a watchdog.
     pub fn ping_every(&self) -> Option<Duration> {

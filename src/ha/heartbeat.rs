@@ -23,8 +23,11 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
+use super::hold::{HoldRules, HoldView, Silence, Verdict, Witness};
 use super::peer::{Channel, Counters, PeerAddresses, PeerTracker, PeerView, Rejection};
-use super::state::{Action, Cause, Input, MachineView, Role, Rules, StateMachine};
+use super::state::{
+    Action, Cause, Input, MachineView, PeerKnowledge, PeerReport, Role, Rules, StateMachine,
+};
 use super::wire::{
     Auth, ConfigHash, PRIORITY_NONE, Protocol, ShoalPacket, WireState, encode_pulse,
 };
@@ -79,6 +82,12 @@ pub struct HeartbeatConfig {
     pub config_serial: u64,
     /// lvs.cf hash, announced to the peer.
     pub config_hash: ConfigHash,
+    /// How long a silent peer whose addresses still answer is waited for before this
+    /// node takes over ([`super::hold`]); zero: take over at `deadtime`.
+    pub restart_grace: Duration,
+    /// This node starts holding the addresses its previous run left (rule 8 of
+    /// [`super::state`]).
+    pub resume: bool,
 }
 
 /// A problem that keeps the heartbeat from starting.
@@ -170,6 +179,8 @@ impl HeartbeatConfig {
             boot_id: new_boot_id(),
             config_serial: global.serial_no,
             config_hash: ConfigHash::of(lvs_cf),
+            restart_grace: Duration::ZERO,
+            resume: false,
         };
         config.check()?;
         Ok(config)
@@ -192,7 +203,12 @@ impl HeartbeatConfig {
             preempt_delay: self.preempt_delay,
             force_active: self.force_active,
             reannounce_every: self.deadtime,
+            resume: self.resume,
         }
+    }
+
+    fn hold_rules(&self) -> HoldRules {
+        HoldRules::new(self.keepalive, self.deadtime, self.restart_grace)
     }
 
     fn has_private(&self) -> bool {
@@ -252,12 +268,15 @@ pub struct HaSnapshot {
     pub config_matches: Option<bool>,
     /// Per-channel packet counters.
     pub counters: Counters,
+    /// Holding off a takeover while the silent peer's addresses still answer.
+    pub hold: HoldView,
 }
 
 enum Command {
     Stopped(bool),
     Config(u64, ConfigHash),
     Link(bool),
+    Witness(Option<Box<dyn Witness>>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -278,6 +297,7 @@ impl std::fmt::Debug for Command {
             Command::Stopped(_) => "Stopped",
             Command::Config(..) => "Config",
             Command::Link(_) => "Link",
+            Command::Witness(_) => "Witness",
             Command::Shutdown(_) => "Shutdown",
         })
     }
@@ -298,6 +318,12 @@ impl HeartbeatHandle {
     /// A monitored link went down (`false`) or came back (`true`).
     pub fn link(&self, up: bool) {
         self.send(Command::Link(up));
+    }
+
+    /// What tells a silent peer's dead shoal from a dead director from now on (a reload
+    /// changed the addresses); `None`: nothing does, take over at `deadtime`.
+    pub fn set_witness(&self, witness: Option<Box<dyn Witness>>) {
+        self.send(Command::Witness(witness));
     }
 
     /// The current state.
@@ -336,6 +362,16 @@ impl HeartbeatHandle {
 pub fn spawn(
     config: HeartbeatConfig,
 ) -> Result<(HeartbeatHandle, mpsc::UnboundedReceiver<HaEvent>), HaError> {
+    spawn_with_witness(config, None)
+}
+
+/// [`spawn`], with what asks the LAN whether a silent peer's addresses still answer, so
+/// that a peer whose shoal alone died is not taken over while it restarts
+/// ([`super::hold`]).
+pub fn spawn_with_witness(
+    config: HeartbeatConfig,
+    witness: Option<Box<dyn Witness>>,
+) -> Result<(HeartbeatHandle, mpsc::UnboundedReceiver<HaEvent>), HaError> {
     config.check()?;
     let executor = Executor(Some(
         tokio::runtime::Builder::new_current_thread()
@@ -351,7 +387,8 @@ pub fn spawn(
     let (events_tx, events) = mpsc::unbounded_channel();
     let (commands, commands_rx) = mpsc::unbounded_channel();
     let now = Instant::now();
-    let runtime = Runtime::new(config, events_tx, now);
+    let mut runtime = Runtime::new(config, events_tx, now);
+    runtime.witness = witness;
     let (snapshot_tx, snapshot) = watch::channel(runtime.snapshot(now));
     let thread = std::thread::Builder::new()
         .name("heartbeat".into())
@@ -471,6 +508,19 @@ struct Runtime {
     dead_reported: bool,
     reported_view: PeerView,
     events: mpsc::UnboundedSender<HaEvent>,
+    witness: Option<Box<dyn Witness>>,
+    hold: HoldState,
+}
+
+/// The current silence of a peer that held the service: the probes sent, and whether
+/// a takeover is being held off.
+#[derive(Debug, Default)]
+struct HoldState {
+    last_probe: Option<Instant>,
+    /// Set while holding: when to decide again.
+    until: Option<Instant>,
+    holds: u64,
+    probes: u64,
 }
 
 impl Runtime {
@@ -498,6 +548,8 @@ impl Runtime {
             dead_reported: false,
             reported_view,
             events,
+            witness: None,
+            hold: HoldState::default(),
         }
     }
 
@@ -521,7 +573,8 @@ impl Runtime {
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         self.input(&sockets, Input::Start, Instant::now()).await;
         loop {
-            let deadline = self.dead_deadline();
+            let deadline = self.hold.until.unwrap_or_else(|| self.dead_deadline());
+            let probe_at = self.next_probe();
             let private = sockets.private.as_ref().map(|(socket, _)| socket);
             tokio::select! {
                 command = commands.recv() => match command {
@@ -543,12 +596,15 @@ impl Runtime {
                     self.send_heartbeats(&sockets).await;
                     self.restart_ticker = false;
                 }
+                _ = tokio::time::sleep_until(probe_at.unwrap_or(deadline)), if probe_at.is_some() => {
+                    self.probe();
+                }
                 _ = tokio::time::sleep_until(deadline), if !self.dead_reported => {
                     // A thread that was not scheduled for a while finds the deadline and
                     // the peer's heartbeats ready at once: those count, they came in time.
                     self.drain(&sockets).await;
                     if self.dead_deadline() <= Instant::now() {
-                        self.peer_dead(&sockets).await;
+                        self.silent_for_deadtime(&sockets).await;
                     }
                 }
             }
@@ -567,8 +623,103 @@ impl Runtime {
             .unwrap_or(self.started + self.config.deadtime)
     }
 
+    /// The peer's last heartbeat, if any came since start.
+    fn last_heard(&self) -> Option<Instant> {
+        self.tracker
+            .dead_at()
+            .map(|dead| dead - self.config.deadtime)
+    }
+
+    /// Whether the peer's last word was that it holds the service: only such a peer
+    /// has a kernel worth waiting for.
+    fn peer_was_active(&self) -> bool {
+        matches!(
+            self.machine.view().peer,
+            PeerKnowledge::Heard(PeerReport::Active { .. })
+        )
+    }
+
+    /// When to probe the peer's addresses next: only while a peer that held the
+    /// service is silent and this node might take over.
+    fn next_probe(&self) -> Option<Instant> {
+        let rules = self.config.hold_rules();
+        if self.witness.is_none() || !rules.enabled() || self.dead_reported {
+            return None;
+        }
+        let machine = self.machine.view();
+        let could_take_over = !machine.active && !machine.stopped && machine.link_up;
+        if !could_take_over || !self.peer_was_active() {
+            return None;
+        }
+        let last_heard = self.last_heard()?;
+        Some(rules.next_probe(last_heard, self.hold.last_probe))
+    }
+
+    fn probe(&mut self) {
+        if let Some(witness) = self.witness.as_mut() {
+            witness.probe();
+            self.hold.probes += 1;
+        }
+        self.hold.last_probe = Some(Instant::now());
+    }
+
+    /// `deadtime` has passed without a heartbeat: the peer is dead, unless it held the
+    /// service and its addresses still answer (its shoal alone died, [`super::hold`]).
+    async fn silent_for_deadtime(&mut self, sockets: &Sockets) {
+        let now = Instant::now();
+        let rules = self.config.hold_rules();
+        let verdict = match self.last_heard() {
+            Some(last_heard) => {
+                let since = rules.answers_count_from(last_heard, now);
+                let addresses_answer = self
+                    .witness
+                    .as_mut()
+                    .is_some_and(|w| w.answered_since(since));
+                let silence = Silence {
+                    peer_was_active: self.peer_was_active(),
+                    addresses_answer,
+                };
+                rules.verdict(now, last_heard, silence)
+            }
+            None => Verdict::TakeOver(super::hold::Why::PeerNotServing),
+        };
+        match verdict {
+            Verdict::Hold { until } => {
+                if self.hold.until.is_none() {
+                    self.hold.holds += 1;
+                    tracing::warn!(
+                        peer = %self.config.peer.public,
+                        "no heartbeat for deadtime, but the partner's addresses still answer ({}): its kernel is serving, so its shoal alone is down; holding off the takeover for up to restart_grace ({:?})",
+                        self.witness.as_ref().map(|w| w.describe()).unwrap_or_default(),
+                        self.config.restart_grace
+                    );
+                }
+                self.hold.until = Some(until);
+            }
+            Verdict::TakeOver(why) => {
+                if self.hold.until.is_some() || self.hold.last_probe.is_some() {
+                    tracing::warn!(peer = %self.config.peer.public, "partner silent: {why}");
+                }
+                self.peer_dead(sockets).await;
+            }
+        }
+    }
+
+    /// The peer was heard (or declared dead): any probing and holding is over.
+    fn end_silence(&mut self) {
+        if self.hold.until.is_some() {
+            tracing::info!(peer = %self.config.peer.public, "partner heard again: takeover held off");
+        }
+        self.hold.until = None;
+        self.hold.last_probe = None;
+        if let Some(witness) = self.witness.as_mut() {
+            witness.rest();
+        }
+    }
+
     async fn peer_dead(&mut self, sockets: &Sockets) {
         self.dead_reported = true;
+        self.end_silence();
         tracing::warn!(peer = %self.config.peer.public, "no heartbeat for deadtime: partner dead");
         self.input(sockets, Input::PeerDead, Instant::now()).await;
         self.report_peer(Instant::now());
@@ -608,6 +759,9 @@ impl Runtime {
         match self.tracker.receive(channel, from.ip(), &bytes, now) {
             Ok(heard) => {
                 self.dead_reported = false;
+                if self.hold.last_probe.is_some() || self.hold.until.is_some() {
+                    self.end_silence();
+                }
                 self.input(sockets, Input::Peer(heard.report()), now).await;
                 self.report_peer(now);
             }
@@ -647,6 +801,7 @@ impl Runtime {
                 self.config.config_serial = serial;
                 self.config.config_hash = hash;
             }
+            Command::Witness(witness) => self.witness = witness,
             Command::Shutdown(_) => {}
         }
     }
@@ -686,6 +841,9 @@ impl Runtime {
     }
 
     async fn send_heartbeats(&mut self, sockets: &Sockets) {
+        if self.machine.is_quiet() {
+            return;
+        }
         let announcement = self.machine.announcement();
         let state = if announcement.active {
             WireState::Running
@@ -751,6 +909,14 @@ impl Runtime {
             config_matches: peer.config_hash.map(|h| h == self.config.config_hash),
             peer,
             counters: self.tracker.counters(),
+            hold: HoldView {
+                holding: self.hold.until.is_some(),
+                silent_ms: self.hold.until.and(self.last_heard()).map(|heard| {
+                    u64::try_from(now.duration_since(heard).as_millis()).unwrap_or(u64::MAX)
+                }),
+                holds: self.hold.holds,
+                probes: self.hold.probes,
+            },
         }
     }
 }
@@ -875,6 +1041,8 @@ mod tests {
             boot_id: new_boot_id(),
             config_serial: 1,
             config_hash: ConfigHash::of(b"one"),
+            restart_grace: Duration::ZERO,
+            resume: false,
         }
     }
 
@@ -921,6 +1089,143 @@ mod tests {
             HaEvent::Activate {
                 cause: Cause::PeerDead
             }
+        );
+        backup.shutdown().await;
+    }
+
+    /// A witness whose answer the test sets, counting the probes it was asked to send.
+    #[derive(Clone, Default)]
+    struct FakeWitness {
+        answers: std::sync::Arc<std::sync::atomic::AtomicBool>,
+        probes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    }
+
+    impl Witness for FakeWitness {
+        fn probe(&mut self) {
+            self.probes
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        fn answered_since(&mut self, _since: Instant) -> bool {
+            self.answers.load(std::sync::atomic::Ordering::SeqCst)
+        }
+        fn rest(&mut self) {}
+        fn describe(&self) -> String {
+            "the fake VIP".into()
+        }
+    }
+
+    fn no_activation(events: &mut mpsc::UnboundedReceiver<HaEvent>) {
+        while let Ok(event) = events.try_recv() {
+            assert!(
+                !matches!(event, HaEvent::Activate { .. }),
+                "activated: {event:?}"
+            );
+        }
+    }
+
+    /// The active primary's heartbeat stops (its task dropped, as a `kill -9` of shoal
+    /// does) while its addresses still answer: the backup holds off for the grace, the
+    /// primary restarted with `resume` goes on serving, and the backup never activates.
+    /// When the addresses stop answering too, the backup takes over at deadtime.
+    #[tokio::test]
+    async fn a_silent_peer_whose_addresses_answer_is_held_until_it_resumes() {
+        let port = free_port();
+        let (primary, mut primary_events) = spawn(loopback(Role::Primary, port)).expect("spawn");
+        let witness = FakeWitness::default();
+        witness
+            .answers
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut backup_config = loopback(Role::Backup, port);
+        backup_config.restart_grace = Duration::from_secs(30);
+        let (backup, mut backup_events) =
+            spawn_with_witness(backup_config, Some(Box::new(witness.clone()))).expect("spawn");
+        assert_eq!(
+            next_change(&mut primary_events).await,
+            HaEvent::Activate {
+                cause: Cause::PeerStandby
+            }
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(witness.probes.load(std::sync::atomic::Ordering::SeqCst), 0);
+        drop(primary);
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        no_activation(&mut backup_events);
+        let held = backup.snapshot();
+        assert!(held.hold.holding, "holding: {:?}", held.hold);
+        assert_eq!(held.hold.holds, 1);
+        assert!(
+            held.hold.probes >= 3,
+            "probed every keepalive: {:?}",
+            held.hold
+        );
+        assert!(held.hold.silent_ms.is_some_and(|ms| ms >= 500));
+
+        let mut again = loopback(Role::Primary, port);
+        again.resume = true;
+        let (primary, mut primary_events) = spawn(again).expect("spawn");
+        assert_eq!(
+            next_change(&mut primary_events).await,
+            HaEvent::Activate {
+                cause: Cause::Resumed
+            }
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        no_activation(&mut backup_events);
+        let after = backup.snapshot();
+        assert!(!after.hold.holding && after.peer.alive);
+
+        witness
+            .answers
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        let silent = Instant::now();
+        drop(primary);
+        assert_eq!(
+            next_change(&mut backup_events).await,
+            HaEvent::Activate {
+                cause: Cause::PeerDead
+            }
+        );
+        assert!(
+            silent.elapsed() < Duration::from_millis(400),
+            "{:?}",
+            silent.elapsed()
+        );
+        backup.shutdown().await;
+    }
+
+    /// A peer whose addresses answer but whose shoal does not come back is taken over
+    /// when the grace is over.
+    #[tokio::test]
+    async fn a_hold_ends_with_the_grace() {
+        let port = free_port();
+        let (primary, mut primary_events) = spawn(loopback(Role::Primary, port)).expect("spawn");
+        let witness = FakeWitness::default();
+        witness
+            .answers
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut backup_config = loopback(Role::Backup, port);
+        backup_config.restart_grace = Duration::from_millis(700);
+        let (backup, mut backup_events) =
+            spawn_with_witness(backup_config, Some(Box::new(witness))).expect("spawn");
+        assert_eq!(
+            next_change(&mut primary_events).await,
+            HaEvent::Activate {
+                cause: Cause::PeerStandby
+            }
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let silent = Instant::now();
+        drop(primary);
+        assert_eq!(
+            next_change(&mut backup_events).await,
+            HaEvent::Activate {
+                cause: Cause::PeerDead
+            }
+        );
+        let waited = silent.elapsed();
+        assert!(
+            waited >= Duration::from_millis(650),
+            "took over after {waited:?}, before the grace"
         );
         backup.shutdown().await;
     }

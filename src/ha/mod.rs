@@ -8,6 +8,8 @@
 //! - [`state`]: the failover rules as a pure state machine, and the role decision;
 //! - [`heartbeat`]: the tokio task that sends, receives and reports [`HaEvent`]s to the
 //!   daemon, which alone touches addresses and the kernel;
+//! - [`hold`]: telling a peer whose shoal alone died (its kernel still serving) from a
+//!   dead director, so the first is not taken over while it restarts;
 //! - [`local`]: this node's addresses, for the role decision and link monitoring.
 //!
 //! The daemon's use, in short:
@@ -31,6 +33,7 @@
 //! ```
 
 pub mod heartbeat;
+pub mod hold;
 pub mod local;
 pub mod peer;
 pub mod state;
@@ -39,8 +42,9 @@ pub mod wire;
 
 pub use heartbeat::{
     HaError, HaEvent, HaSnapshot, HeartbeatConfig, HeartbeatHandle, LocalAddresses, new_boot_id,
-    spawn,
+    spawn, spawn_with_witness,
 };
+pub use hold::{HoldView, Witness};
 pub use local::{InterfaceAddress, interface_of, local_addresses, local_interfaces};
 pub use peer::{Channel, ChannelCounters, Counters, PeerAddresses, PeerView};
 pub use state::{Cause, PeerKnowledge, PeerReport, Role, RoleError, decide_role, peer_address};

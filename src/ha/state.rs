@@ -36,6 +36,15 @@
 //!    waits for the peer's first heartbeat or for `deadtime` of silence, as Piranha does:
 //!    activating earlier would only shorten a cold start (not a failover) and would turn a
 //!    lost first packet into a brief double activation.
+//! 8. Resuming: a node whose previous run ended while it held the service (its
+//!    addresses are still on its interfaces when it starts) keeps them and says nothing
+//!    until it has heard the peer. If the peer stands by, the node takes the service it
+//!    never let go of (no gap: the kernel served throughout); if the peer has taken the
+//!    service, the node gives up what it kept and stands by, and `preempt` decides the
+//!    rest as for any returning node; if the peer stays silent for `deadtime`, rule 1.
+//!    It is quiet meanwhile because a "stopped" from it would make a standing-by primary
+//!    take the service at once (rule 5) and a "running" would make an active backup
+//!    yield (rule 2), whatever `preempt` says.
 
 use std::time::Duration;
 
@@ -86,6 +95,8 @@ pub struct Rules {
     pub force_active: bool,
     /// Least time between two re-announcements for a peer that stays "running" (rule 3).
     pub reannounce_every: Duration,
+    /// Rule 8: the node starts holding the addresses its previous run left.
+    pub resume: bool,
 }
 
 /// What the peer last said, as the rules need it.
@@ -153,6 +164,10 @@ pub enum Cause {
     LinkDown,
     /// The operator stopped the node.
     OperatorStop,
+    /// The node restarted holding the service and the peer stands by: it goes on.
+    Resumed,
+    /// The node restarted holding addresses, but the peer has taken the service.
+    PeerTookOver,
 }
 
 impl std::fmt::Display for Cause {
@@ -166,6 +181,8 @@ impl std::fmt::Display for Cause {
             Cause::PrimaryActive => "primary active, backup yields",
             Cause::LinkDown => "local link failure",
             Cause::OperatorStop => "stopped by the operator",
+            Cause::Resumed => "restarted while serving, partner standing by: resuming",
+            Cause::PeerTookOver => "restarted while serving, but the partner holds the service",
         })
     }
 }
@@ -203,6 +220,8 @@ pub struct StateMachine {
     peer: PeerKnowledge,
     ready_since: Instant,
     last_reannounce: Option<Instant>,
+    /// Rule 8, until the first decision.
+    resuming: bool,
 }
 
 /// A read-only view of the machine for status output.
@@ -218,6 +237,8 @@ pub struct MachineView {
     pub link_up: bool,
     /// What it knows of the peer.
     pub peer: PeerKnowledge,
+    /// Rule 8: it restarted holding the service and has not heard the peer yet.
+    pub resuming: bool,
 }
 
 impl StateMachine {
@@ -231,11 +252,15 @@ impl StateMachine {
             peer: PeerKnowledge::Unknown,
             ready_since: now,
             last_reannounce: None,
+            resuming: rules.resume,
         }
     }
 
     /// Applies one input and returns what the daemon must do.
     pub fn handle(&mut self, input: Input, now: Instant) -> Action {
+        if self.resuming {
+            return self.resume(input, now);
+        }
         let action = match input {
             Input::Start => self.on_start(now),
             Input::Peer(report) => self.on_peer(report, now),
@@ -248,6 +273,59 @@ impl StateMachine {
         };
         self.apply(action, now);
         action
+    }
+
+    /// Rule 8: the first decision of a node that restarted holding the service; until
+    /// it is made the node holds addresses without being active, so every way out of
+    /// the state either takes the service or gives the addresses up.
+    fn resume(&mut self, input: Input, now: Instant) -> Action {
+        let action = match input {
+            Input::Start if self.rules.force_active => Action::Activate(Cause::ForceActive),
+            Input::Start => return Action::Nothing,
+            Input::Peer(report) => {
+                self.peer = PeerKnowledge::Heard(report);
+                match report {
+                    PeerReport::Active { .. } => Action::Deactivate(Cause::PeerTookOver),
+                    PeerReport::Inactive { .. } => Action::Activate(Cause::Resumed),
+                }
+            }
+            Input::PeerDead => {
+                self.peer = PeerKnowledge::Dead;
+                Action::Activate(Cause::PeerDead)
+            }
+            Input::Link(up) => {
+                self.link_up = up;
+                if up {
+                    return Action::Nothing;
+                }
+                Action::Deactivate(Cause::LinkDown)
+            }
+            Input::Stopped(stopped) => {
+                self.stopped = stopped;
+                if !stopped {
+                    return Action::Nothing;
+                }
+                Action::Deactivate(Cause::OperatorStop)
+            }
+        };
+        let action = match action {
+            Action::Activate(_) if !self.can_serve() => Action::Deactivate(if self.stopped {
+                Cause::OperatorStop
+            } else {
+                Cause::LinkDown
+            }),
+            action => action,
+        };
+        self.resuming = false;
+        self.ready_since = now;
+        self.apply(action, now);
+        action
+    }
+
+    /// Whether the node must not heartbeat yet (rule 8: not before it has heard the
+    /// peer or `deadtime` has passed).
+    pub fn is_quiet(&self) -> bool {
+        self.resuming
     }
 
     /// What to tell the peer now.
@@ -271,6 +349,7 @@ impl StateMachine {
             stopped: self.stopped,
             link_up: self.link_up,
             peer: self.peer,
+            resuming: self.resuming,
         }
     }
 
@@ -476,6 +555,7 @@ mod tests {
             preempt_delay: Duration::ZERO,
             force_active: false,
             reannounce_every: Duration::from_secs(1),
+            resume: false,
         }
     }
 
@@ -537,6 +617,78 @@ mod tests {
                 }
             );
         }
+    }
+
+    fn resuming(role: Role, preempt: bool) -> Node {
+        let node = Node::new(Rules {
+            resume: true,
+            ..rules(role, preempt)
+        });
+        assert!(
+            node.machine.is_quiet(),
+            "says nothing before hearing the peer"
+        );
+        assert!(node.machine.view().resuming);
+        assert!(!node.machine.is_active());
+        node
+    }
+
+    #[test]
+    fn rule8_a_restarted_node_goes_on_serving_when_the_peer_stands_by() {
+        for role in [Role::Primary, Role::Backup] {
+            for preempt in [true, false] {
+                let mut node = resuming(role, preempt);
+                assert_eq!(node.feed(STANDBY), Action::Activate(Cause::Resumed));
+                assert!(node.machine.is_active() && !node.machine.is_quiet());
+                let mut node = resuming(role, preempt);
+                assert_eq!(node.feed(STOPPED), Action::Activate(Cause::Resumed));
+                let mut node = resuming(role, preempt);
+                assert_eq!(
+                    node.feed(Input::PeerDead),
+                    Action::Activate(Cause::PeerDead)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rule8_a_restarted_node_gives_up_what_it_kept_when_the_peer_took_over() {
+        for role in [Role::Primary, Role::Backup] {
+            let mut node = resuming(role, false);
+            assert_eq!(node.feed(ACTIVE), Action::Deactivate(Cause::PeerTookOver));
+            assert!(!node.machine.is_active() && !node.machine.is_quiet());
+            // preempt = 0: a returning primary stays inactive after that.
+            assert_eq!(node.feed(ACTIVE), Action::Nothing);
+        }
+        // preempt = 1: it takes the service back by rule 4, not by resuming.
+        let mut node = resuming(Role::Primary, true);
+        assert_eq!(node.feed(ACTIVE), Action::Deactivate(Cause::PeerTookOver));
+        assert_eq!(node.feed(ACTIVE), Action::Activate(Cause::Preempt));
+    }
+
+    #[test]
+    fn rule8_a_restarted_node_that_cannot_serve_gives_its_addresses_up() {
+        let mut node = resuming(Role::Primary, true);
+        assert_eq!(
+            node.feed(Input::Link(false)),
+            Action::Deactivate(Cause::LinkDown)
+        );
+        assert_eq!(node.feed(Input::PeerDead), Action::Nothing);
+        let mut node = resuming(Role::Backup, true);
+        assert_eq!(
+            node.feed(Input::Stopped(true)),
+            Action::Deactivate(Cause::OperatorStop)
+        );
+        let mut forced = Node::new(Rules {
+            resume: true,
+            force_active: true,
+            ..rules(Role::Backup, false)
+        });
+        assert!(forced.machine.is_active(), "--force-active at start");
+        assert_eq!(
+            forced.feed(ACTIVE),
+            Action::Deactivate(Cause::PrimaryActive)
+        );
     }
 
     #[test]

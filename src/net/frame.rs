@@ -90,6 +90,17 @@ pub fn gratuitous_arp(op: ArpOp, mac: MacAddr, address: Ipv4Addr) -> [u8; ARP_FR
     frame
 }
 
+/// An ARP probe (RFC 5227 section 2.1.1) asking who has `target`: broadcast, sender
+/// protocol address 0.0.0.0. It asks without claiming anything: with no sender address,
+/// no host puts the asker in its cache, so probing a VIP the peer holds changes nothing
+/// on the LAN. Linux answers it with a reply sent to `mac`.
+pub fn arp_probe(mac: MacAddr, target: Ipv4Addr) -> [u8; ARP_FRAME_LEN] {
+    let mut frame = gratuitous_arp(ArpOp::Request, mac, target);
+    frame[ETH_HEADER_LEN + 14..ETH_HEADER_LEN + 18]
+        .copy_from_slice(&Ipv4Addr::UNSPECIFIED.octets());
+    frame
+}
+
 /// The fields of an Ethernet ARP frame, as a capture sees them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ArpFrame {
@@ -305,6 +316,22 @@ mod tests {
     const MAC: MacAddr = MacAddr([0x02, 0x00, 0x5e, 0x10, 0x00, 0x02]);
     const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
     const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x100);
+
+    #[test]
+    fn an_arp_probe_asks_for_the_target_without_a_sender_address() {
+        let mac = MacAddr([2, 0, 0, 0, 0, 7]);
+        let target = Ipv4Addr::new(192, 0, 2, 10);
+        let frame = arp_probe(mac, target);
+        let parsed = ArpFrame::parse(&frame).expect("an ARP frame");
+        assert_eq!(parsed.eth_destination, MacAddr::BROADCAST);
+        assert_eq!(parsed.eth_source, mac);
+        assert_eq!(parsed.op, 1);
+        assert_eq!(parsed.sender_mac, mac);
+        assert_eq!(parsed.sender_ip, Ipv4Addr::UNSPECIFIED);
+        assert_eq!(parsed.target_mac, MacAddr::ZERO);
+        assert_eq!(parsed.target_ip, target);
+        assert!(!parsed.announces(target), "a probe claims nothing");
+    }
 
     #[test]
     fn gratuitous_arp_request_bytes() {

@@ -171,7 +171,7 @@ pub async fn announce(
     mac: Option<MacAddr>,
     count: u32,
     interval: Duration,
-    mut on_sent: impl FnMut(u32, &Announcement),
+    on_sent: impl FnMut(u32, &Announcement),
 ) -> Result<u32, GarpError> {
     if count == 0 {
         return Ok(0);
@@ -181,6 +181,20 @@ pub async fn announce(
         device: e.device,
         cause: e.cause,
     })?;
+    announce_with(&announcer, address, count, interval, on_sent).await
+}
+
+/// [`announce`] on an announcer the caller keeps open. Closing an AF_PACKET socket
+/// waits for an RCU grace period in the kernel (`synchronize_net`, 10-15 ms), so a
+/// director announcing many addresses keeps one announcer per device rather than
+/// opening and closing one per burst.
+pub async fn announce_with(
+    announcer: &Announcer,
+    address: IpAddr,
+    count: u32,
+    interval: Duration,
+    mut on_sent: impl FnMut(u32, &Announcement),
+) -> Result<u32, GarpError> {
     for number in 1..=count {
         if number > 1 {
             tokio::time::sleep(interval).await;

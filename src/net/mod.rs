@@ -10,19 +10,21 @@
 //! - [`frame`]: the exact bytes of a gratuitous ARP and of an IPv6 unsolicited neighbour
 //!   advertisement, as pure functions that tests can pin down byte for byte;
 //! - [`packet`]: the AF_PACKET socket those frames go out (and can be captured) on;
-//! - [`garp`]: the announcement schedule (`garp_count` bursts, `garp_interval` apart).
+//! - [`garp`]: the announcement schedule (`garp_count` bursts, `garp_interval` apart);
+//! - [`witness`]: ARP probes that tell whether another host still answers for a VIP.
 
 pub mod address;
 pub mod frame;
 pub mod garp;
 pub mod link;
 pub mod packet;
+pub mod witness;
 
 use std::fmt;
 use std::str::FromStr;
 
 pub use address::{AddressChange, AddressError, LinkAddress, NetHandle};
-pub use garp::{Announcement, Announcer, GarpError, announce};
+pub use garp::{Announcement, Announcer, GarpError, announce, announce_with};
 
 /// An Ethernet hardware address.
 ///

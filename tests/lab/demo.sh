@@ -8,8 +8,10 @@
 #                                 (shoal)        [d-rs3] --veth-- rs3 (198.51.100.13)
 #                                                [d-rs] dummy: NAT router 198.51.100.254 (shoal)
 #
-#   The lab kernel has no bridge module, so each real server has its own namespace and its
-#   own point-to-point veth to the director, which routes 198.51.100.1N/32 over it. The
+#   Each real server has its own namespace and its own point-to-point veth to the
+#   director, which routes 198.51.100.1N/32 over it: the director sees each server on its
+#   own device, as the demo's output shows (tests/lab_pair/ puts a pair of directors on
+#   a bridge instead, which the lab kernel also has). The
 #   director's address on the real servers' network (lvs.cf's eth1, the NAT router) goes
 #   on a dummy device d-rs, and each real server reaches it on-link through its veth (the
 #   director answers ARP for any of its addresses on any device). Every real server runs
