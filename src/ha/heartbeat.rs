@@ -719,9 +719,10 @@ impl Runtime {
 
     async fn peer_dead(&mut self, sockets: &Sockets) {
         self.dead_reported = true;
-        self.end_silence();
         tracing::warn!(peer = %self.config.peer.public, "no heartbeat for deadtime: partner dead");
         self.input(sockets, Input::PeerDead, Instant::now()).await;
+        // After the takeover is on its way: ending the probes closes sockets.
+        self.end_silence();
         self.report_peer(Instant::now());
     }
 

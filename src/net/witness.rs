@@ -133,10 +133,22 @@ impl ArpWitness {
                 .all(|t| self.answered.get(&t.address).is_some_and(|at| *at >= since))
     }
 
-    /// Closes the sockets and forgets the answers.
+    /// Closes the sockets and forgets the answers. The sockets are closed on a thread
+    /// of their own: closing a packet socket waits for an RCU grace period (10-15 ms,
+    /// more on a busy machine), and the caller is the heartbeat, which at that moment is
+    /// about to take the service over.
     pub fn rest(&mut self) {
-        self.sockets.clear();
+        let sockets = std::mem::take(&mut self.sockets);
         self.answered.clear();
+        if sockets.is_empty() {
+            return;
+        }
+        let closing = std::thread::Builder::new()
+            .name("arp-witness-close".into())
+            .spawn(move || drop(sockets));
+        if let Err(e) = closing {
+            tracing::debug!("closing the ARP probe sockets here: {e}");
+        }
     }
 }
 
