@@ -359,7 +359,13 @@ impl Director {
         std::fs::write(&key, "a lab test key of more than sixteen bytes\n").expect("key");
         std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
             .expect("key mode");
-        let settings = format!("[heartbeat]\nkey_file = \"{}\"\n", key.display());
+        // restart_grace longer than the default 10 s: a shoal killed and started again
+        // takes a few seconds to come back in the emulated guest under load, and the
+        // test of that must not see the grace run out.
+        let settings = format!(
+            "[heartbeat]\nkey_file = \"{}\"\nrestart_grace = 30\n",
+            key.display()
+        );
         std::fs::write(dir.join("shoal.toml"), settings).expect("shoal.toml");
         let path = |name: &str| dir.join(name).to_str().expect("path").to_string();
         let mut args = vec!["run".to_string(), "-c".into(), path("lvs.cf")];
