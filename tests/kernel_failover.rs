@@ -228,8 +228,8 @@ fn failover(director: &Director) -> serde_json::Value {
 
 /// shoal killed with `kill -9` and nothing else: the VIP stays on d1 and so does its
 /// IPVS table, so the kernel goes on forwarding. d2 hears no heartbeat, but d1's VIP
-/// still answers its ARP probes, so it does not take over (`restart_grace`, 10 s by
-/// default): the client's entry stays on d1 and no fetch fails — no gap at all. shoal
+/// still answers its ARP probes, so it does not take over (`restart_grace`: 10 s by
+/// default, 30 s in the lab pair): the client's entry stays on d1 and no fetch fails — no gap at all. shoal
 /// started again on d1 finds its VIP, keeps it, hears d2 standing by and resumes, with
 /// no announcement from d2 and still no failed fetch.
 #[test]
