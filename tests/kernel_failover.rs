@@ -10,6 +10,7 @@
 //! runs it in the lab VM, where everything is emulated on one CPU (TCG), so the bounds
 //! are deadtime plus a wide margin.
 
+mod common;
 mod lab_pair;
 
 use std::io::Write as _;
@@ -216,14 +217,7 @@ fn clients_reach_the_vip_through_the_backup_soon_after_the_active_director_fails
 
 /// `shoal status --json`'s failover part of one director.
 fn failover(director: &Director) -> serde_json::Value {
-    let output = std::process::Command::new(SHOAL)
-        .args(["status", "--json", "--control"])
-        .arg(director.dir.join("control.sock"))
-        .output()
-        .expect("shoal status");
-    let status: serde_json::Value =
-        serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
-    status["failover"].clone()
+    common::failover_status(SHOAL, &director.dir.join("control.sock"))
 }
 
 /// shoal killed with `kill -9` and nothing else: the VIP stays on d1 and so does its

@@ -9,6 +9,7 @@
 //! Needs root, veth and bridge. Namespaces are deleted when the test ends, panic or not;
 //! addresses are from 192.0.2.0/24 and 2001:db8::/64.
 
+mod common;
 mod netns_support;
 
 use std::path::{Path, PathBuf};
@@ -105,14 +106,7 @@ impl Director {
 
     /// `shoal status --json`'s failover part.
     fn failover(&self) -> serde_json::Value {
-        let output = Command::new(SHOAL)
-            .args(["status", "--json", "--control"])
-            .arg(self.dir.join("control.sock"))
-            .output()
-            .expect("shoal status");
-        let status: serde_json::Value =
-            serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
-        status["failover"].clone()
+        common::failover_status(SHOAL, &self.dir.join("control.sock"))
     }
 
     fn shoal_reload(&self) {

@@ -1124,12 +1124,17 @@ mod tests {
         }
     }
 
-    /// The active primary's heartbeat stops (its task dropped, as a `kill -9` of shoal
-    /// does) while its addresses still answer: the backup holds off for the grace, the
-    /// primary restarted with `resume` goes on serving, and the backup never activates.
-    /// When the addresses stop answering too, the backup takes over at deadtime.
-    #[tokio::test]
-    async fn a_silent_peer_whose_addresses_answer_is_held_until_it_resumes() {
+    /// A primary elected on loopback, and a backup with `restart_grace` `grace` whose
+    /// witness (answering) the test holds.
+    async fn elected_with_witness(
+        grace: Duration,
+    ) -> (
+        u16,
+        HeartbeatHandle,
+        HeartbeatHandle,
+        mpsc::UnboundedReceiver<HaEvent>,
+        FakeWitness,
+    ) {
         let port = free_port();
         let (primary, mut primary_events) = spawn(loopback(Role::Primary, port)).expect("spawn");
         let witness = FakeWitness::default();
@@ -1137,8 +1142,8 @@ mod tests {
             .answers
             .store(true, std::sync::atomic::Ordering::SeqCst);
         let mut backup_config = loopback(Role::Backup, port);
-        backup_config.restart_grace = Duration::from_secs(30);
-        let (backup, mut backup_events) =
+        backup_config.restart_grace = grace;
+        let (backup, backup_events) =
             spawn_with_witness(backup_config, Some(Box::new(witness.clone()))).expect("spawn");
         assert_eq!(
             next_change(&mut primary_events).await,
@@ -1147,6 +1152,17 @@ mod tests {
             }
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
+        (port, primary, backup, backup_events, witness)
+    }
+
+    /// The active primary's heartbeat stops (its task dropped, as a `kill -9` of shoal
+    /// does) while its addresses still answer: the backup holds off for the grace, the
+    /// primary restarted with `resume` goes on serving, and the backup never activates.
+    /// When the addresses stop answering too, the backup takes over at deadtime.
+    #[tokio::test]
+    async fn a_silent_peer_whose_addresses_answer_is_held_until_it_resumes() {
+        let (port, primary, backup, mut backup_events, witness) =
+            elected_with_witness(Duration::from_secs(30)).await;
         assert_eq!(witness.probes.load(std::sync::atomic::Ordering::SeqCst), 0);
         drop(primary);
         tokio::time::sleep(Duration::from_millis(600)).await;
@@ -1198,23 +1214,8 @@ mod tests {
     /// when the grace is over.
     #[tokio::test]
     async fn a_hold_ends_with_the_grace() {
-        let port = free_port();
-        let (primary, mut primary_events) = spawn(loopback(Role::Primary, port)).expect("spawn");
-        let witness = FakeWitness::default();
-        witness
-            .answers
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        let mut backup_config = loopback(Role::Backup, port);
-        backup_config.restart_grace = Duration::from_millis(700);
-        let (backup, mut backup_events) =
-            spawn_with_witness(backup_config, Some(Box::new(witness))).expect("spawn");
-        assert_eq!(
-            next_change(&mut primary_events).await,
-            HaEvent::Activate {
-                cause: Cause::PeerStandby
-            }
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (_port, primary, backup, mut backup_events, _witness) =
+            elected_with_witness(Duration::from_millis(700)).await;
         let silent = Instant::now();
         drop(primary);
         assert_eq!(

@@ -31,3 +31,16 @@ pub fn corpus_resolver() -> StaticResolver {
     resolver.services = parse_services(&services);
     resolver
 }
+
+/// The failover part of `shoal status --json` from the daemon listening on `control`
+/// (`Null` when it does not answer), for tests that watch a director's heartbeat.
+pub fn failover_status(shoal: &str, control: &std::path::Path) -> serde_json::Value {
+    let output = std::process::Command::new(shoal)
+        .args(["status", "--json", "--control"])
+        .arg(control)
+        .output()
+        .expect("shoal status");
+    let status: serde_json::Value =
+        serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
+    status["failover"].clone()
+}
