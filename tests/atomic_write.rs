@@ -190,9 +190,9 @@ fn full_filesystem_leaves_file_unchanged_and_no_temp_file() {
     if !have_root() {
         return;
     }
-    // 1 MiB, not less: tmpfs counts its blocks per CPU and settles the counts in batches,
-    // so on a small one a block freed by removing the filler may not be seen as free yet
-    // (a 64 KiB mount failed the last write with ENOSPC now and then).
+    // 1 MiB: a 64 KiB mount failed the last write (after the filler was removed) with
+    // ENOSPC now and then in loaded full runs, cause not pinned down; with 1 MiB the
+    // last write has room to spare for the backup and the temporary file.
     let mnt = Tmpfs::mount("size=1m,mode=0755");
     let path = mnt.path().join("lvs.cf");
     fs::write(&path, LVS_CF).expect("write lvs.cf");
