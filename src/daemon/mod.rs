@@ -27,7 +27,10 @@ use crate::config::model::RealServer;
 use crate::config::model::{ServiceKind, VirtualServer};
 use crate::config::resolve::SystemResolver;
 use crate::config::{self, KernelFeatures, Loaded, Severity};
-use crate::control::{ReloadReport, Request, Response, ServerHealth, ServiceReport, StatusReport};
+use crate::control::{
+    MonitorReport, ReloadReport, Request, Response, ServerHealth, ServiceReport, StatusReport,
+    monitor,
+};
 use crate::ha::HeartbeatHandle;
 use crate::health::monitor::{CheckProber, HealthEvent, MonitorSet, Monitors, ServerId, ServiceId};
 use crate::health::state::{Desired, Override};
@@ -735,11 +738,23 @@ impl Supervisor {
             .collect()
     }
 
-    fn status(&mut self) -> StatusReport {
-        let (services, kernel_error) = match self.kernel.table() {
+    /// The kernel table, or none and why it could not be read.
+    fn table_or_error(&mut self) -> (Vec<ServiceState>, Option<String>) {
+        match self.kernel.table() {
             Ok(services) => (services, None),
             Err(e) => (Vec::new(), Some(e.to_string())),
-        };
+        }
+    }
+
+    /// The heartbeat's view for `status` and `monitor`; `None` without a peer.
+    fn failover_view(&self) -> Option<serde_json::Value> {
+        self.heartbeat
+            .as_ref()
+            .and_then(|h| serde_json::to_value(h.snapshot()).ok())
+    }
+
+    fn status(&mut self) -> StatusReport {
+        let (services, kernel_error) = self.table_or_error();
         StatusReport {
             state: self.state().into(),
             dry_run: self.options.dry_run,
@@ -750,10 +765,25 @@ impl Supervisor {
             services,
             kernel_error,
             health: self.health(),
-            failover: self
-                .heartbeat
-                .as_ref()
-                .and_then(|h| serde_json::to_value(h.snapshot()).ok()),
+            failover: self.failover_view(),
+        }
+    }
+
+    /// What CONTROL/MONITORING draws: the table joined with its names, health and hour.
+    fn monitor(&mut self) -> MonitorReport {
+        let (table, kernel_error) = self.table_or_error();
+        let names = self.names(&table);
+        let health = self.health();
+        let history = &self.history;
+        let services =
+            monitor::services(&table, names, &health, &|s| history.points(&s.service.key));
+        MonitorReport {
+            state: self.state().into(),
+            dry_run: self.options.dry_run,
+            serial_no: self.loaded.config.global.serial_no,
+            kernel_error,
+            failover: self.failover_view(),
+            services,
         }
     }
 
@@ -884,6 +914,7 @@ impl Supervisor {
             Request::History => Response::History {
                 services: self.history.snapshot(),
             },
+            Request::Monitor => Response::Monitor(Box::new(self.monitor())),
             Request::Metrics => Response::Metrics {
                 text: self.metrics_text(),
             },
