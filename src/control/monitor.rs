@@ -200,9 +200,12 @@ mod tests {
     }
 
     fn table_of(report: &StatusReport) -> Vec<MonitoredService> {
-        services(&report.services, &report.names, &report.health, &|_| {
-            Vec::new()
-        })
+        services(
+            &report.services,
+            report.names.clone(),
+            &report.health,
+            &|_| Vec::new(),
+        )
     }
 
     #[test]
