@@ -20,6 +20,10 @@ pub use monitor::MonitorReport;
 /// Where the daemon listens unless told otherwise.
 pub const DEFAULT_SOCKET: &str = "/run/shoal/control.sock";
 
+/// How the daemon's error answer to a request it cannot read begins: what a daemon older
+/// than a request (`monitor`) answers to it, so a newer client can fall back.
+pub const UNREADABLE_REQUEST: &str = "unreadable request";
+
 /// What a client may ask.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "lowercase")]

@@ -12,8 +12,8 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::ServerHealth;
-use crate::daemon::history::Point;
+use super::{ServerHealth, StatusReport};
+use crate::daemon::history::{Point, ServiceHistory};
 use crate::ipvs::render::{Names, service_line};
 use crate::ipvs::types::{ServiceState, socket_text};
 
@@ -74,6 +74,30 @@ pub struct MonitoredServer {
     /// What the last probe found; empty when not checked.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
+}
+
+impl MonitorReport {
+    /// The same answer made from `status` and `history`, for a daemon older than the
+    /// `monitor` request (the package restarts the UI on an upgrade, not the director).
+    pub fn from_status(status: StatusReport, history: &[ServiceHistory]) -> MonitorReport {
+        let by_line: HashMap<&str, &[Point]> = history
+            .iter()
+            .map(|h| (h.service.as_str(), h.points.as_slice()))
+            .collect();
+        let points = |s: &ServiceState| {
+            by_line
+                .get(service_line(&s.service).as_str())
+                .map_or_else(Vec::new, |p| p.to_vec())
+        };
+        MonitorReport {
+            services: services(&status.services, status.names, &status.health, &points),
+            state: status.state,
+            dry_run: status.dry_run,
+            serial_no: status.serial_no,
+            kernel_error: status.kernel_error,
+            failover: status.failover,
+        }
+    }
 }
 
 /// Each real server's health by (virtual server, real server) name: looked up once per
@@ -144,7 +168,6 @@ fn servers(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::StatusReport;
 
     fn destination(address: &str) -> serde_json::Value {
         let zero = serde_json::json!({
@@ -277,6 +300,39 @@ mod tests {
         );
         let back: MonitoredServer = serde_json::from_str(&line).expect("decodes");
         assert_eq!(&back, server);
+    }
+
+    #[test]
+    fn status_and_history_make_the_same_table() {
+        let status = report(
+            vec![
+                service("192.0.2.10", &["198.51.100.11"]),
+                service("192.0.2.11", &[]),
+            ],
+            serde_json::json!([{"service": "http", "servers": ["web1"]}]),
+            vec![health("http", "web1", "up", "none")],
+        );
+        let point = Point {
+            minute: 9,
+            cps: 2.0,
+            active: 1,
+        };
+        let history = [ServiceHistory {
+            name: Some("http".into()),
+            service: "TCP  192.0.2.10:80 wlc".into(),
+            points: vec![point],
+        }];
+        let expected = table_of(&status);
+        let made = MonitorReport::from_status(status, &history);
+        assert_eq!((made.serial_no, made.state.as_str()), (3, "active"));
+        assert_eq!(made.services[0].points, [point]);
+        assert!(made.services[1].points.is_empty());
+        for (made, expected) in made.services.iter().zip(&expected) {
+            assert_eq!(
+                (&made.line, &made.servers),
+                (&expected.line, &expected.servers)
+            );
+        }
     }
 
     #[test]

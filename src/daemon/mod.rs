@@ -1084,7 +1084,7 @@ async fn answer(stream: UnixStream, events: mpsc::Sender<Event>) -> std::io::Res
             }
         }
         Err(e) => Response::Error {
-            message: format!("unreadable request: {e}"),
+            message: format!("{}: {e}", crate::control::UNREADABLE_REQUEST),
         },
     };
     let mut text = serde_json::to_string(&response)
