@@ -4,10 +4,11 @@
 //! loopback, and one logged-in client requests each page REQUESTS times in a row on a
 //! kept-alive connection, timing each from the request to the last byte of the body.
 //!
-//! The CONTROL/MONITORING page asks the daemon for its status on every request, so the
-//! daemon's part is measured alone too (the same status request over the control socket,
-//! answered and decoded, from this process); the difference is the UI's own work
-//! (decoding, building the view, rendering, sending).
+//! The CONTROL/MONITORING page asks the daemon for its `monitor` answer (state, table
+//! with health, charts' history) on every request, so the daemon's part is measured
+//! alone too (the same request over the control socket, answered and decoded, from this
+//! process); the difference is the UI's own work (building the view, rendering,
+//! sending). The full `status` exchange, which `shoal status` makes, is timed as well.
 //!
 //! Pages: CONTROL/MONITORING always; VIRTUAL SERVERS (`/virtual`) as soon as the router
 //! has that route (`shoal::web::pages::route_paths`), with no change here.
@@ -19,7 +20,7 @@ mod web_support;
 
 use std::time::{Duration, Instant};
 
-use shoal::control::{Request, Response, ServerHealth};
+use shoal::control::{MonitorReport, Request, Response, ServerHealth, monitor};
 use web_support::{Http, Lab, LabOptions, generated_lvs_cf};
 
 /// The pages whose size grows with lvs.cf, measured when the router has them.
@@ -52,10 +53,11 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
-/// Builds the CONTROL/MONITORING view (`shoal::web::view::Control::from_report`) from the
-/// daemon's status with a health entry added for every real server, as a daemon that
-/// checks its servers reports them: the part of the page whose cost grows with the
-/// checks, which the dry run cannot show.
+/// Builds the CONTROL/MONITORING table as the daemon joins it for `monitor`
+/// (`shoal::control::monitor::services`) and the page's view of it
+/// (`shoal::web::view::Control::from_monitor`), from the daemon's status with a health
+/// entry added for every real server, as a daemon that checks its servers reports them:
+/// the part of the page whose cost grows with the checks, which the dry run cannot show.
 fn view_with_health(lab: &Lab, rounds: usize) -> (Figures, usize) {
     let answer = shoal::control::request(&lab.control, &Request::Status, Duration::from_secs(30))
         .expect("status");
@@ -87,8 +89,20 @@ fn view_with_health(lab: &Lab, rounds: usize) -> (Figures, usize) {
     let entries = report.health.len();
     let mut times = Vec::with_capacity(rounds);
     for i in 0..WARMUP + rounds {
+        let names = report.names.clone();
         let begun = Instant::now();
-        let view = shoal::web::view::Control::from_report(&report);
+        let services = monitor::services(&report.services, names, &report.health, &|_| Vec::new());
+        let view = shoal::web::view::Control::from_monitor(
+            MonitorReport {
+                state: report.state.clone(),
+                dry_run: report.dry_run,
+                serial_no: report.serial_no,
+                kernel_error: None,
+                failover: None,
+                services,
+            },
+            0,
+        );
         let took = begun.elapsed();
         let shown = view
             .services
@@ -102,6 +116,46 @@ fn view_with_health(lab: &Lab, rounds: usize) -> (Figures, usize) {
         }
     }
     (figures(times), entries)
+}
+
+/// Times `request` over the control socket, answered and decoded, `rounds` times after
+/// the warm-up; with the size of the answer's JSON.
+async fn exchange(lab: &Lab, request: Request, rounds: usize) -> (Figures, usize) {
+    let socket = lab.control.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut times = Vec::with_capacity(rounds);
+        for i in 0..WARMUP + rounds {
+            let begun = Instant::now();
+            let answer = shoal::control::request(&socket, &request, Duration::from_secs(30))
+                .expect("an answer");
+            let took = begun.elapsed();
+            assert!(
+                matches!(answer, Response::Status(_) | Response::Monitor(_)),
+                "{answer:?}"
+            );
+            if i >= WARMUP {
+                times.push(took);
+            }
+        }
+        let size = answer_size(&socket, &request);
+        (figures(times), size)
+    })
+    .await
+    .expect("exchange timing")
+}
+
+/// The length of the daemon's answer line to `request`.
+fn answer_size(socket: &std::path::Path, request: &Request) -> usize {
+    use std::io::{BufRead, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).expect("control socket");
+    let mut line = serde_json::to_string(request).expect("json");
+    line.push('\n');
+    stream.write_all(line.as_bytes()).expect("send");
+    let mut answer = String::new();
+    std::io::BufReader::new(stream)
+        .read_line(&mut answer)
+        .expect("answer");
+    answer.len()
 }
 
 /// CPU time (user + system) a process has used so far, from /proc.
@@ -205,33 +259,24 @@ fn main() {
                 ms((daemon_after - daemon_before) / requests as u32),
             );
             if path == "/control" {
-                let socket = lab.control.clone();
-                let daemon = tokio::task::spawn_blocking(move || {
-                    let mut times = Vec::with_capacity(requests);
-                    for i in 0..WARMUP + requests {
-                        let begun = Instant::now();
-                        let answer =
-                            shoal::control::request(&socket, &Request::Status, Duration::from_secs(30))
-                                .expect("status");
-                        let took = begun.elapsed();
-                        assert!(matches!(answer, Response::Status(_)));
-                        if i >= WARMUP {
-                            times.push(took);
-                        }
-                    }
-                    figures(times)
-                })
-                .await
-                .expect("status timing");
+                let (daemon, size) = exchange(&lab, Request::Monitor, requests).await;
                 println!(
-                    "  of which the daemon's status (control socket, alone): median {}, p99 {}; the UI's own part: median {}",
+                    "  of which the daemon's monitor answer ({:.2} MB, control socket, alone): median {}, p99 {}; the UI's own part: median {}",
+                    size as f64 / 1e6,
                     ms(daemon.median),
                     ms(daemon.p99),
                     ms(page.median.saturating_sub(daemon.median))
                 );
+                let (status, size) = exchange(&lab, Request::Status, requests).await;
+                println!(
+                    "  the status exchange (`shoal status`, {:.2} MB), alone: median {}, p99 {}",
+                    size as f64 / 1e6,
+                    ms(status.median),
+                    ms(status.p99)
+                );
                 let (with_health, entries) = view_with_health(&lab, requests);
                 println!(
-                    "  the page's view from a status with health for every real server ({entries} entries, as a daemon with checks reports; a dry run has none): median {}, p99 {}",
+                    "  the monitor table and the page's view with health for every real server ({entries} entries, as a daemon with checks reports; a dry run has none): median {}, p99 {}",
                     ms(with_health.median),
                     ms(with_health.p99)
                 );

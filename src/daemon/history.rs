@@ -74,6 +74,14 @@ impl History {
         }
     }
 
+    /// One service's points, oldest first; none for a service not sampled yet.
+    pub fn points(&self, key: &ServiceKey) -> Vec<Point> {
+        self.series
+            .get(key)
+            .map(|s| s.points.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
     /// Every series, in the order of their ipvsadm lines.
     pub fn snapshot(&self) -> Vec<ServiceHistory> {
         let mut all: Vec<ServiceHistory> = self
@@ -200,6 +208,16 @@ mod tests {
         }
         let all = history.snapshot();
         assert_eq!(all.len(), 2);
+        let https = ServiceKey::Address {
+            protocol: ServiceProtocol::Tcp,
+            address: "192.0.2.10".parse().expect("ip"),
+            port: 443,
+        };
+        let listed = all.iter().find(|h| h.service.contains(":443"));
+        assert_eq!(
+            Some(history.points(&https)),
+            listed.map(|h| h.points.clone())
+        );
         assert_eq!(all[0].points.len(), MINUTES + 1);
         assert_eq!(all[0].points[0].minute, 199 - MINUTES as u64);
         history.record(200 * 60, &[service(443, 1, &[])], &[]);

@@ -105,9 +105,38 @@ impl fmt::Display for ServiceKey {
 /// `address:port` with IPv6 in brackets.
 pub fn socket_text(address: IpAddr, port: u16) -> String {
     match address {
-        IpAddr::V4(v4) => format!("{v4}:{port}"),
+        IpAddr::V4(v4) => {
+            // Digit by digit: through `format!` and `Ipv4Addr`'s `Display` (which pads)
+            // this was a sixth of the daemon's `monitor` answer for 10,000 real servers.
+            let mut text = String::with_capacity(21);
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    text.push('.');
+                }
+                push_decimal(&mut text, u32::from(octet));
+            }
+            text.push(':');
+            push_decimal(&mut text, u32::from(port));
+            text
+        }
         IpAddr::V6(v6) => format!("[{v6}]:{port}"),
     }
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(text: &mut String, n: u32) {
+    let mut digits = [0u8; 10];
+    let mut start = digits.len();
+    let mut rest = n;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    text.extend(digits[start..].iter().map(|&d| char::from(d)));
 }
 
 /// `IP_VS_SVC_F_*` service flags.
@@ -444,6 +473,29 @@ impl fmt::Display for Operation {
             Operation::Zero(Some(k)) => write!(f, "zero counters of service {k}"),
             Operation::Zero(None) => write!(f, "zero all counters"),
             Operation::Flush => write!(f, "flush the table"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_text_writes_what_display_writes() {
+        for (address, port) in [
+            ("0.0.0.0", 0),
+            ("192.0.2.1", 80),
+            ("255.255.255.255", 65535),
+            ("10.9.100.199", 8080),
+            ("2001:db8::1", 443),
+        ] {
+            let ip: IpAddr = address.parse().expect("an address");
+            let expected = match ip {
+                IpAddr::V4(v4) => format!("{v4}:{port}"),
+                IpAddr::V6(v6) => format!("[{v6}]:{port}"),
+            };
+            assert_eq!(socket_text(ip, port), expected);
         }
     }
 }

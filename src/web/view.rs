@@ -1,11 +1,8 @@
 //! The daemon's status as the CONTROL/MONITORING page shows it: plain rows of text, so
 //! the template only lays them out (and escapes them).
 
-use std::collections::HashMap;
-
-use crate::control::{ServerHealth, StatusReport};
-use crate::ipvs::render;
-use crate::ipvs::types::{ServiceState, socket_text};
+use crate::control::MonitorReport;
+use crate::control::monitor::{MonitoredServer, MonitoredService};
 
 /// The CONTROL section.
 #[derive(Debug, Clone, Default)]
@@ -49,46 +46,11 @@ pub struct ServiceRow {
     pub servers: Vec<ServerRow>,
 }
 
-/// One real server line.
-#[derive(Debug, Clone)]
-pub struct ServerRow {
-    /// lvs.cf name.
-    pub name: String,
-    /// address:port.
-    pub address: String,
-    /// Masq, Route, Tunnel.
-    pub forward: String,
-    /// Kernel weight.
-    pub weight: u32,
-    /// Active connections.
-    pub active: u32,
-    /// Inactive connections.
-    pub inactive: u32,
-    /// up, down, ... from the monitor, `-` when unchecked.
-    pub health: String,
-    /// The operator's override, empty when none.
-    pub operator: String,
-    /// The last probe's result.
-    pub detail: String,
-}
+/// One real server line: as the daemon sends it (name, address, forwarding, weight,
+/// connections, health), so the rows are moved into the page, not copied.
+pub type ServerRow = MonitoredServer;
 
 impl Control {
-    /// Attaches each service's chart from the daemon's history.
-    pub fn with_history(
-        mut self,
-        history: &[crate::daemon::history::ServiceHistory],
-        now_minute: u64,
-    ) -> Control {
-        let by_line: HashMap<&str, &crate::daemon::history::ServiceHistory> =
-            history.iter().map(|h| (h.service.as_str(), h)).collect();
-        for row in &mut self.services {
-            if let Some(series) = by_line.get(row.line.as_str()) {
-                row.chart = Some(Chart::of(&series.points, now_minute));
-            }
-        }
-        self
-    }
-
     /// The section for a daemon that did not answer.
     pub fn unreachable(why: String) -> Control {
         Control {
@@ -99,8 +61,8 @@ impl Control {
         }
     }
 
-    /// The section from the daemon's report.
-    pub fn from_report(report: &StatusReport) -> Control {
+    /// The section from the daemon's `monitor` answer; `now_minute` places the charts.
+    pub fn from_monitor(report: MonitorReport, now_minute: u64) -> Control {
         let failover = report.failover.as_ref();
         let text = |pointer: &str| {
             failover
@@ -122,84 +84,41 @@ impl Control {
             Some(serde_json::Value::Bool(false)) => "DIFFERENT",
             _ => "unknown",
         };
+        let role = if failover.is_some() {
+            text("/state/role")
+        } else {
+            "single director".into()
+        };
         Control {
             daemon: "running".into(),
             reachable: true,
-            state: report.state.clone(),
-            role: if failover.is_some() {
-                text("/state/role")
-            } else {
-                "single director".into()
-            },
+            role,
             peer,
-            serial: report.serial_no.to_string(),
             peer_serial: text("/peer/config_serial"),
             config_match: config_match.into(),
+            state: report.state,
+            serial: report.serial_no.to_string(),
             dry_run: report.dry_run,
-            kernel_error: report.kernel_error.clone(),
-            services: rows(report),
+            kernel_error: report.kernel_error,
+            services: report
+                .services
+                .into_iter()
+                .map(|service| ServiceRow::of(service, now_minute))
+                .collect(),
         }
     }
 }
 
-/// Each real server's health by (virtual server, real server) name: looked up once per
-/// row of the table, so the page stays linear in the number of real servers.
-type HealthIndex<'a> = HashMap<(&'a str, &'a str), &'a ServerHealth>;
-
-fn rows(report: &StatusReport) -> Vec<ServiceRow> {
-    let health: HealthIndex = report
-        .health
-        .iter()
-        .map(|h| ((h.service.as_str(), h.server.as_str()), h))
-        .collect();
-    report
-        .services
-        .iter()
-        .enumerate()
-        .map(|(i, service)| {
-            let names = report.names.get(i).cloned().unwrap_or_default();
-            let name = names.service.clone().unwrap_or_default();
-            let servers = servers(service, &names.servers, &name, &health);
-            ServiceRow {
-                line: render::service_line(&service.service),
-                cps: service.stats.cps,
-                chart: None,
-                name,
-                servers,
-            }
-        })
-        .collect()
-}
-
-fn servers(
-    service: &ServiceState,
-    names: &[Option<String>],
-    service_name: &str,
-    health: &HealthIndex,
-) -> Vec<ServerRow> {
-    service
-        .destinations
-        .iter()
-        .enumerate()
-        .map(|(j, d)| {
-            let name = names.get(j).cloned().flatten().unwrap_or_default();
-            let checked = health.get(&(service_name, name.as_str())).copied();
-            ServerRow {
-                address: socket_text(d.destination.address, d.destination.port),
-                forward: d.destination.forward.ipvsadm_name().to_string(),
-                weight: d.destination.weight,
-                active: d.active_connections,
-                inactive: d.inactive_connections,
-                health: checked.map_or_else(|| "-".into(), |h| h.health.clone()),
-                operator: checked
-                    .map(|h| h.operator.clone())
-                    .filter(|o| o != "none")
-                    .unwrap_or_default(),
-                detail: checked.map(|h| h.detail.clone()).unwrap_or_default(),
-                name,
-            }
-        })
-        .collect()
+impl ServiceRow {
+    fn of(service: MonitoredService, now_minute: u64) -> ServiceRow {
+        ServiceRow {
+            chart: (!service.points.is_empty()).then(|| Chart::of(&service.points, now_minute)),
+            name: service.name,
+            line: service.line,
+            cps: service.cps,
+            servers: service.servers,
+        }
+    }
 }
 
 /// A service's last hour as two polylines (inline SVG drawn by the template: no script,
@@ -288,110 +207,79 @@ mod tests {
         assert_eq!(Chart::of(&points, 1070).cps, "120,2 300,31");
     }
 
-    fn destination(address: &str) -> serde_json::Value {
-        let zero = serde_json::json!({
-            "connections": 0, "in_packets": 0, "out_packets": 0, "in_bytes": 0,
-            "out_bytes": 0, "cps": 0, "in_pps": 0, "out_pps": 0, "in_bps": 0, "out_bps": 0
-        });
-        serde_json::json!({
-            "destination": {
-                "address": address, "port": 80, "forward": "Masquerade", "weight": 1,
-                "upper_threshold": 0, "lower_threshold": 0,
-                "tunnel": {"kind": "Ipip", "port": 0, "flags": 0}
-            },
-            "active_connections": 0, "inactive_connections": 0,
-            "persistent_connections": 0, "stats": zero
-        })
+    fn server(name: &str) -> MonitoredServer {
+        MonitoredServer {
+            name: name.into(),
+            address: "198.51.100.11:80".into(),
+            forward: "Masq".into(),
+            weight: 1,
+            active: 2,
+            inactive: 3,
+            health: "up".into(),
+            operator: String::new(),
+            detail: "connected".into(),
+        }
     }
 
-    fn service(vip: &str, servers: &[&str]) -> serde_json::Value {
-        serde_json::json!({
-            "service": {
-                "key": {"Address": {"protocol": "Tcp", "address": vip, "port": 80}},
-                "scheduler": "wlc", "flags": 2, "timeout": 0, "netmask": 4294967295u32,
-                "pe_name": null
-            },
-            "stats": {
-                "connections": 0, "in_packets": 0, "out_packets": 0, "in_bytes": 0,
-                "out_bytes": 0, "cps": 7, "in_pps": 0, "out_pps": 0, "in_bps": 0, "out_bps": 0
-            },
-            "destinations": servers.iter().map(|a| destination(a)).collect::<Vec<_>>()
-        })
-    }
-
-    fn health(service: &str, server: &str, state: &str, operator: &str) -> serde_json::Value {
-        serde_json::json!({
-            "service": service, "server": server, "health": state, "weight": 1,
-            "operator": operator, "latency_ms": 0.5, "failures": 0, "stalled": false,
-            "detail": format!("{service}/{server} probed")
-        })
+    fn report(failover: Option<serde_json::Value>, points: Vec<Point>) -> MonitorReport {
+        MonitorReport {
+            state: "active".into(),
+            dry_run: true,
+            serial_no: 3,
+            kernel_error: None,
+            failover,
+            services: vec![MonitoredService {
+                name: "http".into(),
+                line: "TCP  192.0.2.10:80 wlc".into(),
+                cps: 7,
+                points,
+                servers: vec![server("web1"), server("web2")],
+            }],
+        }
     }
 
     #[test]
-    fn each_real_server_shows_the_health_of_its_own_virtual_server() {
-        // The same real server name in two virtual servers, with different health.
-        let report: StatusReport = serde_json::from_value(serde_json::json!({
-            "state": "active", "dry_run": false, "lvs_cf": "lvs.cf", "serial_no": 3,
-            "info": null,
-            "services": [
-                service("192.0.2.10", &["198.51.100.11", "198.51.100.12"]),
-                service("192.0.2.11", &["198.51.100.11"]),
-            ],
-            "names": [
-                {"service": "http", "servers": ["web1", "web2"]},
-                {"service": "ftp", "servers": ["web1"]},
-            ],
-            "kernel_error": null,
-            "health": [
-                health("ftp", "web1", "down", "none"),
-                health("http", "web2", "up", "drain"),
-                health("http", "web1", "up", "none"),
-            ],
-        }))
-        .expect("a status report");
-        let control = Control::from_report(&report);
-        assert_eq!(control.serial, "3");
-        assert_eq!(control.role, "single director");
-        let shown: Vec<(&str, &str, &str, &str, &str)> = control
-            .services
-            .iter()
-            .flat_map(|s| {
-                s.servers.iter().map(move |r| {
-                    (
-                        s.name.as_str(),
-                        r.name.as_str(),
-                        r.health.as_str(),
-                        r.operator.as_str(),
-                        r.detail.as_str(),
-                    )
-                })
-            })
-            .collect();
+    fn the_rows_are_the_daemons_and_a_chart_needs_points() {
+        let control = Control::from_monitor(report(None, Vec::new()), 1060);
         assert_eq!(
-            shown,
-            [
-                ("http", "web1", "up", "", "http/web1 probed"),
-                ("http", "web2", "up", "drain", "http/web2 probed"),
-                ("ftp", "web1", "down", "", "ftp/web1 probed"),
-            ]
+            (
+                control.serial.as_str(),
+                control.role.as_str(),
+                control.dry_run
+            ),
+            ("3", "single director", true)
         );
-        assert_eq!(control.services[0].cps, 7);
-        assert_eq!(control.services[0].line, "TCP  192.0.2.10:80 wlc");
+        assert!(control.peer.is_empty());
+        let service = &control.services[0];
+        assert_eq!((service.name.as_str(), service.cps), ("http", 7));
+        assert_eq!(service.servers, [server("web1"), server("web2")]);
+        assert!(service.chart.is_none());
+        let point = Point {
+            minute: 1060,
+            cps: 5.0,
+            active: 4,
+        };
+        let charted = Control::from_monitor(report(None, vec![point]), 1060);
+        let chart = charted.services[0].chart.as_ref().expect("a chart");
+        assert_eq!((chart.minutes, chart.active_top), (1, 4));
     }
 
     #[test]
-    fn a_server_without_a_check_shows_a_dash() {
-        let report: StatusReport = serde_json::from_value(serde_json::json!({
-            "state": "active", "dry_run": true, "lvs_cf": "lvs.cf", "serial_no": 1,
-            "info": null,
-            "services": [service("192.0.2.10", &["198.51.100.11"])],
-            "names": [{"service": "http", "servers": [null]}],
-            "kernel_error": null,
-        }))
-        .expect("a status report");
-        let control = Control::from_report(&report);
-        let server = &control.services[0].servers[0];
-        assert_eq!((server.name.as_str(), server.health.as_str()), ("", "-"));
-        assert!(control.dry_run);
+    fn the_peer_and_both_serials_come_from_the_heartbeat() {
+        let failover = serde_json::json!({
+            "state": {"role": "backup"},
+            "peer": {"alive": true, "addresses": {"public": "192.0.2.2"}, "config_serial": 4},
+            "config_matches": false,
+        });
+        let control = Control::from_monitor(report(Some(failover), Vec::new()), 0);
+        assert_eq!(
+            (
+                control.role.as_str(),
+                control.peer.as_str(),
+                control.peer_serial.as_str(),
+                control.config_match.as_str()
+            ),
+            ("backup", "192.0.2.2 (alive)", "4", "DIFFERENT")
+        );
     }
 }
