@@ -478,12 +478,67 @@ fn bind(channel: Channel, address: SocketAddr) -> Result<UdpSocket, HaError> {
     };
     socket.set_nonblocking(true).map_err(error)?;
     socket.bind(&address.into()).map_err(error)?;
+    // Best effort: without the kernel's receive times, a heartbeat counts from when
+    // this thread read it.
+    let _ = enable_receive_times(&socket);
     UdpSocket::from_std(socket.into()).map_err(error)
 }
 
+/// `SIOCGSTAMPNS` (asm-generic/sockios.h, `SIOCGSTAMPNS_OLD`, a 64-bit `timespec` on
+/// 64-bit targets): the kernel's receive time of the last datagram read from a socket.
+const SIOCGSTAMPNS: libc::c_ulong = 0x8907;
+
+/// Asks the kernel to keep each datagram's receive time for [`arrival`]: the first
+/// `SIOCGSTAMPNS` on a socket turns the stamps on (and finds none yet). Not
+/// `SO_TIMESTAMPNS`, with which the kernel hands the time over in a control message only
+/// and no longer keeps it for the ioctl.
+fn enable_receive_times(socket: &socket2::Socket) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut stamp = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: SIOCGSTAMPNS writes one timespec into the one we own; the fd is open.
+    let rc = unsafe { libc::ioctl(socket.as_raw_fd(), SIOCGSTAMPNS, &mut stamp) };
+    if rc == 0 {
+        return Ok(());
+    }
+    match io::Error::last_os_error() {
+        // No datagram yet: expected, and the stamps are on from now.
+        e if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
+        e => Err(e),
+    }
+}
+
+/// When the kernel received the datagram just read from `socket`, on this thread's
+/// clock: the peer's deadtime runs from then, not from when this thread got round to
+/// reading it (under load, several milliseconds later). `now` when the kernel has no
+/// time or the wall clock disagrees (stepped): a time from the future, or older than a
+/// second, is not believed.
+fn arrival(socket: &UdpSocket, now: Instant) -> Instant {
+    use std::os::fd::AsRawFd;
+    let mut stamp = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: SIOCGSTAMPNS writes one timespec into the one we own; the fd is open.
+    let rc = unsafe { libc::ioctl(socket.as_raw_fd(), SIOCGSTAMPNS, &mut stamp) };
+    if rc != 0 {
+        return now;
+    }
+    let (Ok(secs), Ok(nanos)) = (u64::try_from(stamp.tv_sec), u32::try_from(stamp.tv_nsec)) else {
+        return now;
+    };
+    let received = UNIX_EPOCH + Duration::new(secs, nanos);
+    match SystemTime::now().duration_since(received) {
+        Ok(age) if age < Duration::from_secs(1) => now.checked_sub(age).unwrap_or(now),
+        _ => now,
+    }
+}
+
 /// A datagram, received into an owned buffer so the receive futures borrow only the
-/// sockets.
-type Datagram = io::Result<(Vec<u8>, SocketAddr)>;
+/// sockets, with the time the kernel received it.
+type Datagram = io::Result<(Vec<u8>, SocketAddr, Instant)>;
 
 async fn receive(socket: Option<&UdpSocket>) -> Datagram {
     let Some(socket) = socket else {
@@ -492,7 +547,7 @@ async fn receive(socket: Option<&UdpSocket>) -> Datagram {
     let mut buffer = vec![0u8; RECEIVE_BUFFER];
     let (len, from) = socket.recv_from(&mut buffer).await?;
     buffer.truncate(len);
-    Ok((buffer, from))
+    Ok((buffer, from, arrival(socket, Instant::now())))
 }
 
 /// The task's state: the tracker, the machine and what it announces.
@@ -742,14 +797,15 @@ impl Runtime {
                 let Ok((len, from)) = socket.try_recv_from(&mut buffer) else {
                     break;
                 };
-                let datagram = Ok((buffer[..len].to_vec(), from));
+                let arrived = arrival(socket, Instant::now());
+                let datagram = Ok((buffer[..len].to_vec(), from, arrived));
                 self.datagram(sockets, channel, datagram).await;
             }
         }
     }
 
     async fn datagram(&mut self, sockets: &Sockets, channel: Channel, datagram: Datagram) {
-        let (bytes, from) = match datagram {
+        let (bytes, from, arrived) = match datagram {
             Ok(datagram) => datagram,
             Err(error) => {
                 tracing::debug!(?channel, %error, "heartbeat receive failed");
@@ -757,7 +813,7 @@ impl Runtime {
             }
         };
         let now = Instant::now();
-        match self.tracker.receive(channel, from.ip(), &bytes, now) {
+        match self.tracker.receive(channel, from.ip(), &bytes, arrived) {
             Ok(heard) => {
                 self.dead_reported = false;
                 if self.hold.last_probe.is_some() || self.hold.until.is_some() {
@@ -1094,6 +1150,27 @@ mod tests {
         backup.shutdown().await;
     }
 
+    /// A heartbeat counts from when the kernel received it, not from when the thread read
+    /// it: a datagram read 80 ms after it arrived is dated 80 ms back.
+    #[tokio::test]
+    async fn a_heartbeat_is_dated_by_the_kernel_receive_time() {
+        let port = free_port();
+        let address = SocketAddr::new("127.0.0.1".parse().expect("ip"), port);
+        let socket = bind(Channel::Public, address).expect("bind");
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").expect("sender");
+        sender.send_to(b"beat", address).expect("send");
+        std::thread::sleep(Duration::from_millis(80));
+        let mut buffer = [0u8; 16];
+        let (len, _) = socket.recv_from(&mut buffer).await.expect("receive");
+        assert_eq!(&buffer[..len], b"beat");
+        let now = Instant::now();
+        let age = now.duration_since(arrival(&socket, now));
+        assert!(
+            age >= Duration::from_millis(70) && age < Duration::from_millis(1000),
+            "dated {age:?} back"
+        );
+    }
+
     /// A witness whose answer the test sets, counting the probes it was asked to send.
     #[derive(Clone, Default)]
     struct FakeWitness {
@@ -1260,10 +1337,11 @@ mod tests {
     }
 
     /// The heartbeat's thread not scheduled for longer than deadtime while the peer's
-    /// heartbeats arrive: when it runs again, the deadline and a waiting heartbeat are
-    /// ready at once, and the heartbeat counts (it came in time). Driven here on the test's
-    /// own runtime, which the test blocks; without the drain before the verdict, each
-    /// round would declare the peer dead half of the time.
+    /// heartbeats go on arriving: when it runs again, the deadline and the waiting
+    /// heartbeats are ready at once, and the heartbeats count (the newest arrived in time,
+    /// by the kernel's receive time). Driven here on the test's own runtime, which the
+    /// test blocks while another thread plays the peer; without the drain before the
+    /// verdict, each round would declare the peer dead half of the time.
     #[tokio::test]
     async fn a_heartbeat_waiting_when_the_deadline_passes_keeps_the_peer_alive() {
         let port = free_port();
@@ -1276,29 +1354,37 @@ mod tests {
         let (snapshot_tx, _snapshot) = watch::channel(runtime.snapshot(Instant::now()));
         let task = tokio::spawn(runtime.run(sockets, commands_rx, snapshot_tx));
         let boot_id = new_boot_id();
-        let send = |sequence| {
-            let packet = ShoalPacket {
-                state: WireState::Running,
-                priority: Role::Primary.priority(),
-                hears_peer: true,
-                sequence,
-                boot_id,
-                serial_no: config.config_serial,
-                config_hash: config.config_hash,
-                keepalive: config.keepalive,
+        let peer = config.clone();
+        let sending = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let still = sending.clone();
+        let sender = std::thread::spawn(move || {
+            let mut sequence = 0;
+            while still.load(std::sync::atomic::Ordering::SeqCst) {
+                sequence += 1;
+                let packet = ShoalPacket {
+                    state: WireState::Running,
+                    priority: Role::Primary.priority(),
+                    hears_peer: true,
+                    sequence,
+                    boot_id,
+                    serial_no: peer.config_serial,
+                    config_hash: peer.config_hash,
+                    keepalive: peer.keepalive,
+                }
+                .encode(&peer.auth);
+                primary
+                    .send_to(&packet, (peer.local.public, port))
+                    .expect("send");
+                std::thread::sleep(peer.keepalive / 2);
             }
-            .encode(&config.auth);
-            primary
-                .send_to(&packet, (config.local.public, port))
-                .expect("send");
-        };
-        for round in 0..8 {
-            send(2 * round + 1);
+        });
+        for _ in 0..8 {
             tokio::time::sleep(config.keepalive / 2).await;
-            send(2 * round + 2);
             std::thread::sleep(config.deadtime * 2);
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        sending.store(false, std::sync::atomic::Ordering::SeqCst);
+        sender.join().expect("sender");
         drop(commands);
         task.await.expect("the task ends");
         while let Ok(event) = events.try_recv() {

@@ -284,7 +284,10 @@ impl PeerTracker {
         match self.validate(channel, source, bytes) {
             Ok(heard) => {
                 self.counters.channel(channel).accepted += 1;
-                self.last_accepted[channel.index()] = Some(now);
+                // Times are the kernel's receive times: one read late (a drain) is not
+                // newer than one already counted.
+                let last = &mut self.last_accepted[channel.index()];
+                *last = Some(last.map_or(now, |t| t.max(now)));
                 self.last_heard_wall = Some(SystemTime::now());
                 self.last = Some(heard);
                 Ok(heard)
