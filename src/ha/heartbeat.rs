@@ -393,7 +393,6 @@ pub fn spawn_with_witness(
     let thread = std::thread::Builder::new()
         .name("heartbeat".into())
         .spawn(move || {
-            raise_priority();
             executor
                 .runtime()
                 .block_on(runtime.run(sockets, commands_rx, snapshot_tx));
@@ -407,29 +406,6 @@ pub fn spawn_with_witness(
         },
         events,
     ))
-}
-
-/// The nice value the heartbeat thread asks for.
-const HEARTBEAT_NICE: libc::c_int = -10;
-
-/// Runs the calling (heartbeat) thread ahead of the daemon's other work: on a director
-/// whose CPU is busy (thousands of health checks, a reload), a sub-second deadtime must
-/// not be missed because the heartbeat waited for the CPU. Needs CAP_SYS_NICE; without
-/// it the thread keeps the process's priority, and says so at debug level.
-fn raise_priority() {
-    // SAFETY: gettid has no preconditions.
-    let tid = unsafe { libc::gettid() };
-    let Ok(id) = libc::id_t::try_from(tid) else {
-        return;
-    };
-    // SAFETY: setpriority on this thread's own id; no memory is passed.
-    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, id, HEARTBEAT_NICE) };
-    if rc != 0 {
-        tracing::debug!(
-            "heartbeat thread keeps the process's priority: {}",
-            io::Error::last_os_error()
-        );
-    }
 }
 
 /// The heartbeat thread's runtime. It may be dropped where blocking is not allowed (when
