@@ -11,13 +11,15 @@
 //!   advertisement, as pure functions that tests can pin down byte for byte;
 //! - [`packet`]: the AF_PACKET socket those frames go out (and can be captured) on;
 //! - [`garp`]: the announcement schedule (`garp_count` bursts, `garp_interval` apart);
-//! - [`witness`]: ARP probes that tell whether another host still answers for a VIP.
+//! - [`witness`]: ARP probes that tell whether another host still answers for a VIP;
+//! - [`stamp`]: the kernel's receive time of a packet read from a socket.
 
 pub mod address;
 pub mod frame;
 pub mod garp;
 pub mod link;
 pub mod packet;
+pub mod stamp;
 pub mod witness;
 
 use std::fmt;

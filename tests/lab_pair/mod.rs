@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -1039,48 +1039,14 @@ fn packet_socket(protocol: u16, device: Option<&str>) -> OwnedFd {
     assert_eq!(rc, 0, "SO_RCVTIMEO: {}", std::io::Error::last_os_error());
     // The kernel's receive time of every frame (read back with SIOCGSTAMPNS): the
     // watching thread may run well after a frame came, on a busy emulated CPU.
-    let on: libc::c_int = 1;
-    // SAFETY: a valid int of the size given.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            SO_TIMESTAMPNS,
-            (&raw const on).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0, "SO_TIMESTAMPNS: {}", std::io::Error::last_os_error());
+    shoal::net::stamp::enable(socket.as_fd()).expect("receive stamps");
     socket
 }
-
-/// `SO_TIMESTAMPNS` and `SIOCGSTAMPNS` (x86-64 values; the libc crate has neither).
-const SO_TIMESTAMPNS: libc::c_int = 35;
-const SIOCGSTAMPNS: libc::c_ulong = 0x8907;
 
 /// When the kernel received the frame just read from `socket`, as an `Instant` (now, if
 /// the socket has no time stamp for it).
 fn received_at(socket: &OwnedFd) -> Instant {
-    let now = Instant::now();
-    let wall = SystemTime::now();
-    let mut stamp = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: SIOCGSTAMPNS writes one timespec.
-    let rc = unsafe { libc::ioctl(socket.as_raw_fd(), SIOCGSTAMPNS, &mut stamp) };
-    if rc != 0 {
-        return now;
-    }
-    let (Ok(seconds), Ok(nanos)) = (u64::try_from(stamp.tv_sec), u32::try_from(stamp.tv_nsec))
-    else {
-        return now;
-    };
-    let received = UNIX_EPOCH + Duration::new(seconds, nanos);
-    match wall.duration_since(received) {
-        Ok(age) if age < Duration::from_secs(5) => now.checked_sub(age).unwrap_or(now),
-        _ => now,
-    }
+    shoal::net::stamp::received_at(socket.as_fd(), Instant::now(), Duration::from_secs(5))
 }
 
 /// What a [`PortWatch`] saw.
