@@ -1108,12 +1108,13 @@ mod tests {
         backup.shutdown().await;
     }
 
-    /// The heartbeat's sockets have receive stamps on from the start, so even the first
+    /// The heartbeat's sockets have receive stamps on from the start, so the first
     /// heartbeat is dated by its arrival (read here 80 ms after it came).
     #[tokio::test]
     async fn heartbeat_sockets_date_the_first_heartbeat_by_its_arrival() {
         let address = SocketAddr::new("127.0.0.1".parse().expect("ip"), free_port());
         let socket = bind(Channel::Public, address).expect("bind");
+        crate::net::stamp::tests::settle();
         let sender = std::net::UdpSocket::bind("127.0.0.1:0").expect("sender");
         sender.send_to(b"beat", address).expect("send");
         std::thread::sleep(Duration::from_millis(80));

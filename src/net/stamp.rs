@@ -55,16 +55,24 @@ pub fn received_at(socket: BorrowedFd<'_>, now: Instant, believable: Duration) -
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::os::fd::AsFd;
 
-    /// A datagram read 80 ms after it arrived is dated 80 ms back; without [`enable`]
-    /// first, the first one is not (the stamps were off when it came).
+    /// Waits for the kernel to turn stamping on: the first socket that asks for it turns
+    /// a system-wide switch, from a work queue, so packets in the next moments may come
+    /// unstamped (the ioctl then gives the time of the call). A heartbeat socket is
+    /// bound long before the first heartbeat; a test sends at once.
+    pub(crate) fn settle() {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    /// A datagram read 80 ms after it arrived is dated 80 ms back.
     #[test]
     fn a_datagram_is_dated_by_its_arrival() {
         let receiver = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
         enable(receiver.as_fd()).expect("stamps on");
+        settle();
         let sender = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
         sender
             .send_to(b"beat", receiver.local_addr().expect("address"))
