@@ -207,12 +207,32 @@ fn elect(lan: &Namespaces, n1: &mut Director, n2: &mut Director) {
 /// A LAN with both directors started and the primary (n1) elected; the temporary
 /// directory holds their files for as long as the test keeps it.
 fn elected_pair(preempt: bool) -> (Namespaces, tempfile::TempDir, Director, Director) {
+    elected_pair_with(preempt, None)
+}
+
+/// [`elected_pair`], with the backup's `restart_grace` set to `grace` seconds when given.
+fn elected_pair_with(
+    preempt: bool,
+    grace: Option<u64>,
+) -> (Namespaces, tempfile::TempDir, Director, Director) {
     let lan = lan();
     let root = tempfile::tempdir().expect("tempdir");
     let mut n1 = Director::new("n1", root.path(), preempt);
     let mut n2 = Director::new("n2", root.path(), preempt);
+    if let Some(grace) = grace {
+        n2.set_restart_grace(grace);
+    }
     elect(&lan, &mut n1, &mut n2);
     (lan, root, n1, n2)
+}
+
+/// Waits until the primary holds the VIP and the backup no longer does.
+fn primary_takes_the_vip_back(lan: &Namespaces) {
+    wait(
+        "the primary takes the VIP back",
+        Duration::from_secs(10),
+        || holds_vip(lan, "n1") && !holds_vip(lan, "n2"),
+    );
 }
 
 /// The primary fails as a machine does: link down and shoal killed at once.
@@ -257,11 +277,7 @@ fn the_vip_moves_to_the_backup_within_deadtime_and_back_to_the_returning_primary
 
     lan.ip("n1", &["link", "set", "eth0", "up"]);
     n1.start(&lan);
-    wait(
-        "the primary takes the VIP back",
-        Duration::from_secs(10),
-        || holds_vip(&lan, "n1") && !holds_vip(&lan, "n2"),
-    );
+    primary_takes_the_vip_back(&lan);
     let primary_mac = mac(&lan, "n1");
     wait(
         "the client's entry moved back",
@@ -342,11 +358,7 @@ fn a_link_set_down_deactivates_the_node_and_its_return_reactivates_it() {
     });
     assert!(n1.log().contains("link eth0 is down"), "{}", n1.log());
     lan.ip("n1", &["link", "set", "eth0", "up"]);
-    wait(
-        "the primary takes the VIP back",
-        Duration::from_secs(10),
-        || holds_vip(&lan, "n1") && !holds_vip(&lan, "n2"),
-    );
+    primary_takes_the_vip_back(&lan);
 }
 
 #[test]
@@ -528,11 +540,7 @@ fn a_node_that_gives_the_vip_up_stops_announcing_it() {
         client_entry(&lan)
     );
     n1.start(&lan);
-    wait(
-        "the primary takes the VIP back",
-        Duration::from_secs(10),
-        || holds_vip(&lan, "n1") && !holds_vip(&lan, "n2"),
-    );
+    primary_takes_the_vip_back(&lan);
     let primary_mac = mac(&lan, "n1");
     wait(
         "the client's entry moves to the primary",
@@ -574,25 +582,13 @@ fn primary_keeps_serving(lan: &Namespaces, period: Duration, n2: &Director) -> u
     samples
 }
 
-/// A LAN with both directors started, the primary elected, and the backup's
-/// `restart_grace` set to `grace` seconds.
-fn elected_pair_with_grace(grace: u64) -> (Namespaces, tempfile::TempDir, Director, Director) {
-    let lan = lan();
-    let root = tempfile::tempdir().expect("tempdir");
-    let mut n1 = Director::new("n1", root.path(), true);
-    let mut n2 = Director::new("n2", root.path(), true);
-    n2.set_restart_grace(grace);
-    elect(&lan, &mut n1, &mut n2);
-    (lan, root, n1, n2)
-}
-
 /// `kill -9` of the active node's shoal alone (its links up, its kernel serving): the
 /// backup sees the heartbeat stop but the VIP still answering its ARP probes, and holds
 /// off; the primary's shoal, started again, keeps the VIP it finds and resumes; the VIP
 /// never leaves the primary and the client's entry never moves.
 #[test]
 fn a_killed_shoal_is_not_taken_over_while_its_kernel_serves_and_resumes_when_restarted() {
-    let (lan, _root, mut n1, n2) = elected_pair_with_grace(10);
+    let (lan, _root, mut n1, n2) = elected_pair_with(true, Some(10));
     n1.kill();
     let samples = primary_keeps_serving(&lan, Duration::from_secs(2), &n2);
     let hold = &n2.failover()["hold"];
@@ -638,7 +634,7 @@ fn a_killed_shoal_is_not_taken_over_while_its_kernel_serves_and_resumes_when_res
 /// or not.
 #[test]
 fn a_killed_shoal_that_stays_down_is_taken_over_after_restart_grace() {
-    let (lan, _root, mut n1, n2) = elected_pair_with_grace(1);
+    let (lan, _root, mut n1, n2) = elected_pair_with(true, Some(1));
     let killed = Instant::now();
     n1.kill();
     wait("the backup takes over", Duration::from_secs(5), || {
